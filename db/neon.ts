@@ -1,0 +1,110 @@
+import { Pool, neonConfig } from '@neondatabase/serverless';
+import type { PoolClient } from '@neondatabase/serverless';
+import { drizzle } from 'drizzle-orm/neon-serverless';
+import { migrate } from 'drizzle-orm/neon-serverless/migrator';
+import ws from 'ws';
+import type { DatabaseConfig } from '../runtime/config.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { DatabaseUnavailableError } from './errors.ts';
+import { migrationsTable, withDeadline } from './database.ts';
+import type { Database, DatabaseHandle, QueryObserver } from './database.ts';
+import * as schema from './schema.ts';
+import { startWsBridge } from './ws-bridge.ts';
+import type { WsBridge } from './ws-bridge.ts';
+
+type PostgresConfig = Extract<DatabaseConfig, { kind: 'postgres' }>;
+
+/** Any constant works as long as every process of the project uses the same one. */
+const migrationLockKey = 7_240_315_001;
+
+/**
+ * PostgreSQL through @neondatabase/serverless over WebSocket: through the configured wsproxy (the
+ * cluster), Neon's own proxy (a *.neon.tech host), or a loopback bridge started here (local dev).
+ * The pool connects lazily, so opening costs no round trip and cold starts stay short.
+ */
+export async function openNeon(
+  config: PostgresConfig,
+  log: Logger,
+  observer: QueryObserver,
+): Promise<DatabaseHandle> {
+  const url = new URL(config.url);
+  let bridge: WsBridge | undefined;
+  neonConfig.webSocketConstructor = ws;
+  if (!url.hostname.endsWith('.neon.tech')) {
+    let proxy = config.wsProxy;
+    if (proxy === undefined) {
+      bridge = await startWsBridge({ target: { host: url.hostname, port: Number(url.port || 5432) }, log });
+      proxy = bridge.proxyAddress;
+      log.info('started local WebSocket bridge to PostgreSQL', { proxy });
+    }
+    neonConfig.wsProxy = proxy;
+    neonConfig.useSecureWebSocket = config.wsSecure;
+    // Pipelining assumes Neon's proxy with cleartext passwords; a plain server may use SCRAM.
+    neonConfig.pipelineTLS = false;
+    neonConfig.pipelineConnect = false;
+  }
+
+  const pool = new Pool({
+    connectionString: config.url,
+    max: config.poolMax,
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    query_timeout: config.queryTimeoutMs,
+    idleTimeoutMillis: 30_000,
+  });
+  // Idle clients die when the database restarts; without a listener that error kills the process.
+  pool.on('error', (error: Error) => log.warn('idle database connection failed', { error }));
+  instrument(pool, observer);
+
+  const db = drizzle({ client: pool, schema }) as unknown as Database;
+  return {
+    kind: 'postgres',
+    db,
+    ping: async (timeoutMs) => {
+      await withDeadline(
+        pool.query('select 1'),
+        timeoutMs,
+        () => new DatabaseUnavailableError(`database did not answer within ${timeoutMs} ms`),
+      );
+    },
+    migrate: async (migrationsFolder) => {
+      const client = await pool.connect();
+      try {
+        // Serialises concurrent migrators (several pods or processes starting at once): the later
+        // ones wait, then find every migration recorded and apply nothing.
+        await client.query('select pg_advisory_lock($1)', [migrationLockKey]);
+        try {
+          await migrate(drizzle({ client, schema }), { migrationsFolder, ...migrationsTable });
+        } finally {
+          await client.query('select pg_advisory_unlock($1)', [migrationLockKey]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: async () => {
+      await pool.end();
+      await bridge?.close();
+    },
+  };
+}
+
+/** Times every statement sent through the pool or through a client checked out of it. */
+function instrument(pool: Pool, observer: QueryObserver): void {
+  const wrapQuery = (target: { query: (...args: never[]) => unknown }) => {
+    const original = target.query.bind(target) as (...args: unknown[]) => unknown;
+    target.query = ((...args: unknown[]) => {
+      const started = performance.now();
+      const result = original(...args);
+      if (result instanceof Promise) {
+        result.then(
+          () => observer.queryFinished((performance.now() - started) / 1000, false),
+          () => observer.queryFinished((performance.now() - started) / 1000, true),
+        );
+      }
+      return result;
+    }) as never;
+  };
+  wrapQuery(pool as unknown as { query: (...args: never[]) => unknown });
+  pool.on('connect', (client: PoolClient) => wrapQuery(client as unknown as { query: (...args: never[]) => unknown }));
+}

@@ -1,0 +1,133 @@
+import { z } from 'zod';
+
+const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+const booleanFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+
+const databaseUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be a postgres:// or postgresql:// URL with a host, e.g. postgres://user@127.0.0.1:5432/db');
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  FUNCTION: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*(,[a-z][a-z0-9-]*)*$/, 'must be a function name or a comma-separated list of them')
+    .optional(),
+  DATABASE_URL: databaseUrl.optional(),
+  DATABASE_WS_PROXY: z.string().min(1).optional(),
+  DATABASE_WS_SECURE: booleanFromEnv.default(false),
+  DATABASE_POOL_MAX: positiveInt(1000).default(10),
+  DATABASE_CONNECT_TIMEOUT_MS: positiveInt(600_000).default(3000),
+  DATABASE_QUERY_TIMEOUT_MS: positiveInt(600_000).default(10_000),
+  DATABASE_READY_TIMEOUT_MS: positiveInt(60_000).default(1000),
+  MIGRATE_ON_START: booleanFromEnv.optional(),
+  DATA_DIR: z.string().min(1).default('.data'),
+  MIGRATIONS_DIR: z.string().min(1).default('migrations'),
+  LOG_LEVEL: z.enum(logLevels).default('info'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(600_000).default(10_000),
+  K_SERVICE: z.string().optional(),
+  K_REVISION: z.string().optional(),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Functions to serve; empty means every declared function (the local runner). */
+  functions: string[];
+  database: DatabaseConfig;
+  dataDir: string;
+  migrationsDir: string;
+  logLevel: LogLevel;
+  shutdownTimeoutMs: number;
+  service: { name: string | undefined; revision: string | undefined };
+}
+
+export type DatabaseConfig =
+  | { kind: 'pglite'; dataDir: string; migrateOnStart: true }
+  | {
+      kind: 'postgres';
+      url: string;
+      /** wsproxy address without protocol (e.g. `wsproxy.knfn:80/v1`); undefined starts a local bridge. */
+      wsProxy: string | undefined;
+      wsSecure: boolean;
+      poolMax: number;
+      connectTimeoutMs: number;
+      queryTimeoutMs: number;
+      readyTimeoutMs: number;
+      migrateOnStart: boolean;
+    };
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the process environment once, at start-up. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(stripEmpty(env));
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`),
+    );
+  }
+  return toConfig(parsed.data);
+}
+
+function toConfig(env: Env): Config {
+  const functions = env.FUNCTION ? env.FUNCTION.split(',') : [];
+  // The local runner (all functions) owns its database; a single-function container leaves
+  // migrations to the migration Job so cold starts stay short.
+  const migrateOnStart = env.MIGRATE_ON_START ?? functions.length === 0;
+  const database: DatabaseConfig = env.DATABASE_URL
+    ? {
+        kind: 'postgres',
+        url: env.DATABASE_URL,
+        wsProxy: env.DATABASE_WS_PROXY,
+        wsSecure: env.DATABASE_WS_SECURE,
+        poolMax: env.DATABASE_POOL_MAX,
+        connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+        queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
+        readyTimeoutMs: env.DATABASE_READY_TIMEOUT_MS,
+        migrateOnStart,
+      }
+    : { kind: 'pglite', dataDir: `${env.DATA_DIR}/pglite`, migrateOnStart: true };
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    functions,
+    database,
+    dataDir: env.DATA_DIR,
+    migrationsDir: env.MIGRATIONS_DIR,
+    logLevel: env.LOG_LEVEL,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    service: { name: env.K_SERVICE, revision: env.K_REVISION },
+  };
+}
+
+/** An empty variable (`PORT=`) means "not set", as shells and Kubernetes often produce them. */
+function stripEmpty(env: Record<string, string | undefined>): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== '') result[key] = value;
+  }
+  return result;
+}

@@ -1,0 +1,67 @@
+import type { Hono } from 'hono';
+import type { Database } from '../db/client.ts';
+import type { Logger } from './logger.ts';
+
+/** What every handler finds on `c.var`: the database, a request-scoped logger, the request id. */
+export interface AppEnv {
+  Variables: {
+    db: Database;
+    log: Logger;
+    requestId: string;
+  };
+}
+
+export type FunctionApp = Hono<AppEnv>;
+
+export interface FunctionScale {
+  /** Knative `autoscaling.knative.dev/min-scale`; 0 lets the function scale to zero. */
+  min: number;
+  max: number;
+  /** Concurrent requests per instance the autoscaler aims for. */
+  target: number;
+  /** How long the last instance is kept after traffic stops, e.g. `30s`. */
+  scaleToZeroRetention?: string;
+}
+
+export interface FunctionDefinition {
+  /** kebab-case; the Knative Service name, the bundle name and the `FUNCTION` value. */
+  name: string;
+  description: string;
+  /** Paths this function answers on the shared local port (Hono patterns, e.g. `/api/items/*`). */
+  routes: string[];
+  scale: FunctionScale;
+  /** False for functions that never touch the database: readiness then does not wait for it. */
+  usesDatabase: boolean;
+  app: FunctionApp;
+}
+
+export type FunctionDeclaration = Omit<FunctionDefinition, 'usesDatabase'> & { usesDatabase?: boolean };
+
+const namePattern = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
+
+/**
+ * Declares a function once; the local runner, the per-function entry and the Knative manifests are
+ * all derived from this value.
+ *
+ * @example
+ * export default defineFunction({
+ *   name: 'pingpong',
+ *   description: 'Answers pong N with a committed counter',
+ *   routes: ['/pingpong'],
+ *   scale: { min: 0, max: 10, target: 100 },
+ *   app: new Hono<AppEnv>().get('/pingpong', (c) => c.text('pong 1')),
+ * });
+ */
+export function defineFunction(declaration: FunctionDeclaration): FunctionDefinition {
+  if (!namePattern.test(declaration.name)) {
+    throw new Error(`function name "${declaration.name}" must be kebab-case, 2-40 characters (a Knative Service name)`);
+  }
+  if (declaration.routes.length === 0 || declaration.routes.some((route) => !route.startsWith('/'))) {
+    throw new Error(`function "${declaration.name}" must declare routes starting with "/"`);
+  }
+  const { min, max, target } = declaration.scale;
+  if (min < 0 || max < Math.max(1, min) || target < 1) {
+    throw new Error(`function "${declaration.name}" has an invalid scale (min ${min}, max ${max}, target ${target})`);
+  }
+  return { ...declaration, usesDatabase: declaration.usesDatabase ?? true };
+}

@@ -1,0 +1,64 @@
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { requestId } from 'hono/request-id';
+import { routePath } from 'hono/route';
+import type { DatabaseHandle } from '../db/client.ts';
+import type { AppEnv, FunctionDefinition } from './define-function.ts';
+import { describeError, notFound } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface RuntimeServices {
+  database: DatabaseHandle | undefined;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * Wraps a function's own Hono app with what every function gets: request id, access log, metrics
+ * by route pattern, `c.var.db`, JSON 404s and one error handler.
+ */
+export function createFunctionApp(definition: FunctionDefinition, services: RuntimeServices): Hono<AppEnv> {
+  const functionLog = services.log.child({ function: definition.name });
+  const app = new Hono<AppEnv>();
+
+  app.use(requestId());
+  app.use(async function observeRequest(c, next) {
+    const started = performance.now();
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    const status = c.res.status;
+    const route = matchedRoute(c, status);
+    services.metrics.requestFinished({ function: definition.name, method: c.req.method, route, status }, seconds);
+    const fields = { requestId: c.var.requestId, method: c.req.method, path: c.req.path, route, status, ms: round(seconds * 1000) };
+    if (status >= 500) functionLog.error('request failed', fields);
+    else functionLog.info('request', fields);
+  });
+  app.use(async function provideServices(c, next) {
+    if (services.database) c.set('db', services.database.db);
+    c.set('log', functionLog.child({ requestId: c.var.requestId }));
+    await next();
+  });
+
+  app.route('/', definition.app);
+  app.notFound(notFound);
+  app.onError(function handleError(error, c) {
+    const { status, body, expected } = describeError(error);
+    if (!expected) c.var.log.error('unhandled error', { error, stack: error.stack });
+    else if (status >= 500) c.var.log.warn(body.error.message, { error });
+    if (status === 503) c.header('Retry-After', '1');
+    return c.json(body, status);
+  });
+  return app;
+}
+
+/** The route pattern that answered, so metrics have bounded label values (not raw paths). */
+function matchedRoute(c: Context, status: number): string {
+  const route = routePath(c);
+  if (status === 404 && (route === '*' || route === '/*')) return 'unmatched';
+  return route;
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}

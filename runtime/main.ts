@@ -1,0 +1,33 @@
+import { allFunctions } from '../functions/index.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { redact } from './logger.ts';
+import { startServer } from './server.ts';
+
+/**
+ * The process entry: `npm start` (every function on one port) and each container
+ * (`FUNCTION=<name>`). Nothing else reads the environment or listens.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const server = await startServer(config, allFunctions);
+
+  // A dying idle connection or a stray rejection must not take down an instance serving others.
+  process.on('unhandledRejection', (reason) => server.log.error('unhandled rejection', { error: reason }));
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    server.log.info('signal received', { signal });
+    void server.stop().then(({ forced }) => process.exit(forced ? 1 : 0));
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`knfn: ${error.message}\n`);
+  } else {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`knfn: start-up failed: ${redact(message)}\n`);
+  }
+  process.exit(1);
+});

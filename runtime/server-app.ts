@@ -1,0 +1,49 @@
+import { Hono } from 'hono';
+import type { FunctionDefinition } from './define-function.ts';
+import { describeError, errorBody, notFound } from './errors.ts';
+import { createFunctionApp } from './function-app.ts';
+import type { RuntimeServices } from './function-app.ts';
+import type { Readiness } from './readiness.ts';
+
+export interface ServerAppOptions extends RuntimeServices {
+  functions: FunctionDefinition[];
+  readiness: Readiness;
+}
+
+/**
+ * The HTTP surface of one process: the runtime's own endpoints, then every selected function's
+ * declared routes. With a single function (its container) that function also answers every other
+ * path, as it does behind its own Knative route.
+ */
+export function createServerApp({ functions, readiness, ...services }: ServerAppOptions): Hono {
+  const root = new Hono();
+
+  root.get('/health', (c) => c.json({ status: 'ok' }));
+  root.get('/health/liveness', (c) => c.json({ status: 'ok' }));
+  const ready = async () => {
+    const result = await readiness.check();
+    if (result.ready) return Response.json({ status: 'ready' });
+    return Response.json(errorBody('not_ready', result.reason), { status: 503, headers: { 'Retry-After': '1' } });
+  };
+  root.get('/health/ready', ready);
+  root.get('/health/readiness', ready);
+  root.get('/metrics', async (c) => {
+    const text = await services.metrics.registry.metrics();
+    return c.body(text, 200, { 'Content-Type': services.metrics.registry.contentType });
+  });
+
+  for (const definition of functions) {
+    const app = createFunctionApp(definition, services);
+    const forward = (c: { req: { raw: Request }; env: unknown }) => app.fetch(c.req.raw, c.env);
+    for (const route of definition.routes) root.all(route, forward);
+    if (functions.length === 1) root.all('*', forward);
+  }
+
+  root.notFound(notFound);
+  root.onError((error, c) => {
+    const { status, body, expected } = describeError(error);
+    if (!expected) services.log.error('unhandled error', { error, stack: error.stack });
+    return c.json(body, status);
+  });
+  return root;
+}
