@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('defaults to port 8080, every function and the embedded database under .data', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(8080);
+    expect(config.functions).toEqual([]);
+    expect(config.database).toEqual({ kind: 'pglite', dataDir: '.data/pglite', migrateOnStart: true });
+  });
+
+  it('switches to PostgreSQL when DATABASE_URL is set and migrates only in the local runner', () => {
+    const local = loadConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/db' });
+    expect(local.database).toMatchObject({ kind: 'postgres', wsProxy: undefined, migrateOnStart: true, poolMax: 10 });
+    const container = loadConfig({ DATABASE_URL: 'postgres://u@db/x', FUNCTION: 'pingpong', DATABASE_WS_PROXY: 'wsproxy:80/v1' });
+    expect(container.functions).toEqual(['pingpong']);
+    expect(container.database).toMatchObject({ wsProxy: 'wsproxy:80/v1', migrateOnStart: false });
+  });
+
+  it('names PORT when it is not a port number', () => {
+    expect(configError({ PORT: 'eighty' }).issues.join()).toMatch(/^PORT: /);
+    expect(configError({ PORT: '70000' }).issues.join()).toMatch(/^PORT: /);
+  });
+
+  it('names DATABASE_URL when it is not a postgres URL', () => {
+    const error = configError({ DATABASE_URL: 'mysql://root@localhost/db' });
+    expect(error.issues).toHaveLength(1);
+    expect(error.issues[0]).toMatch(/^DATABASE_URL: must be a postgres:\/\//);
+    expect(configError({ DATABASE_URL: 'not a url' }).issues[0]).toMatch(/^DATABASE_URL/);
+  });
+
+  it('reports every bad variable at once', () => {
+    const error = configError({ PORT: '-1', LOG_LEVEL: 'loud', DATABASE_POOL_MAX: '0' });
+    expect(error.issues.map((issue) => issue.split(':')[0]).sort()).toEqual(['DATABASE_POOL_MAX', 'LOG_LEVEL', 'PORT']);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' }).database.kind).toBe('pglite');
+  });
+});

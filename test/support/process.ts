@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+
+export interface SpawnedProcess {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+const projectRoot = new URL('../../', import.meta.url).pathname;
+
+/** Runs a TypeScript entry of the project in its own Node process, as `npm start` would. */
+export function spawnEntry(entry: string, env: Record<string, string>): SpawnedProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: projectRoot,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+/** Starts the server entry and resolves with its base URL once it logs that it is listening. */
+export async function spawnServer(env: Record<string, string>, timeoutMs = 20_000): Promise<SpawnedProcess & { url: string }> {
+  const spawned = spawnEntry('runtime/main.ts', { PORT: '0', HOST: '127.0.0.1', ...env });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${spawned.output()}`)), timeoutMs);
+    const onData = () => {
+      const match = /"msg":"listening","url":"([^"]+)"/.exec(spawned.output());
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    spawned.child.stdout?.on('data', onData);
+    void spawned.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${spawned.output()}`));
+    });
+  });
+  return { ...spawned, url };
+}
