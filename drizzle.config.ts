@@ -1,8 +1,11 @@
+import { mkdirSync } from 'node:fs';
 import { defineConfig } from 'drizzle-kit';
 
 // Without DATABASE_URL, drizzle-kit works on the same embedded database `npm start` uses.
 const url = process.env['DATABASE_URL'];
 const dataDir = process.env['DATA_DIR'] ?? '.data';
+// PGlite creates its own folder but not the parents drizzle-kit expects to exist.
+if (!url) mkdirSync(dataDir, { recursive: true });
 
 export default defineConfig({
   dialect: 'postgresql',
