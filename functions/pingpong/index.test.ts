@@ -26,7 +26,7 @@ describe('pingpong on the embedded database', () => {
 
   it('hands out distinct, contiguous numbers to concurrent requests', async () => {
     const before = Number(await (await test.app.request('/pings')).text());
-    const answers = await Promise.all(Array.from({ length: 50 }, () => test.app.request('/pingpong').then((r) => r.text())));
+    const answers = await Promise.all(Array.from({ length: 50 }, () => Promise.resolve(test.app.request('/pingpong')).then((r) => r.text())));
     const numbers = answers.map((answer) => Number(answer.replace('pong ', ''))).sort((a, b) => a - b);
     expect(numbers).toEqual(Array.from({ length: 50 }, (_, i) => before + i + 1));
   });
