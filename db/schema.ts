@@ -1,4 +1,4 @@
-import { bigint, pgTable, serial, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, doublePrecision, index, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
 
 /** The ping-pong counter: a single row (id 1) incremented by every answered `pong N`. */
 export const pingCount = pgTable('ping_count', {
@@ -7,3 +7,48 @@ export const pingCount = pgTable('ping_count', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/** Named places for the time service; `name` is the REST key. */
+export const locations = pgTable('locations', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  timezone: text('timezone').notNull(),
+  description: text('description'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Saved messages of the event pipeline; `event_id` (the CloudEvent id) makes redelivery a no-op. */
+export const messages = pgTable(
+  'messages',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    eventId: text('event_id').notNull().unique(),
+    data: text('data').notNull(),
+    template: text('template').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('messages_newest_first').on(table.createdAt.desc(), table.id.desc())],
+);
+
+/**
+ * Endpoint statistics in per-minute buckets. Each instance adds its in-memory aggregate with an
+ * upsert, so any number of instances can flush into the same row. `latency_counts[i]` counts
+ * requests at or under the i-th bound of the runtime's fixed latency bounds (the last is +Inf).
+ */
+export const requestStats = pgTable(
+  'request_stats',
+  {
+    bucketStart: timestamp('bucket_start', { withTimezone: true }).notNull(),
+    function: text('function').notNull(),
+    method: text('method').notNull(),
+    route: text('route').notNull(),
+    requests: bigint('requests', { mode: 'number' }).notNull(),
+    clientErrors: bigint('client_errors', { mode: 'number' }).notNull(),
+    serverErrors: bigint('server_errors', { mode: 'number' }).notNull(),
+    durationMsSum: doublePrecision('duration_ms_sum').notNull(),
+    latencyCounts: bigint('latency_counts', { mode: 'number' }).array().notNull(),
+    lastSeen: timestamp('last_seen', { withTimezone: true }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.bucketStart, table.function, table.method, table.route] })],
+);
