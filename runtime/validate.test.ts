@@ -1,0 +1,42 @@
+import { Hono } from 'hono';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { describeError } from './errors.ts';
+import { parseInput, readJsonBody } from './validate.ts';
+
+describe('parseInput', () => {
+  it('returns parsed data', () => {
+    expect(parseInput(z.object({ limit: z.coerce.number() }), { limit: '5' }, 'query')).toEqual({ limit: 5 });
+  });
+
+  it('throws a 400 naming each bad field', () => {
+    const schema = z.object({ name: z.string().min(1), limit: z.coerce.number().max(100) });
+    try {
+      parseInput(schema, { name: '', limit: '500' }, 'query');
+      expect.unreachable();
+    } catch (error) {
+      const { status, body } = describeError(error);
+      expect(status).toBe(400);
+      expect(body.error.code).toBe('invalid_input');
+      expect(body.error.message).toMatch(/^query\.name: .+; query\.limit: .+100/);
+    }
+  });
+});
+
+describe('readJsonBody', () => {
+  const app = new Hono().post('/', async (c) => c.json({ got: await readJsonBody(c) }));
+  app.onError((error, c) => {
+    const { status, body } = describeError(error);
+    return c.json(body, status);
+  });
+
+  it('answers 400 for malformed JSON and 415 for another type', async () => {
+    const malformed = await app.request('/', { method: 'POST', body: '{"a":', headers: { 'content-type': 'application/json' } });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual({ error: { code: 'invalid_json', message: 'body is not valid JSON' } });
+    const text = await app.request('/', { method: 'POST', body: 'a', headers: { 'content-type': 'text/plain' } });
+    expect(text.status).toBe(415);
+    const ok = await app.request('/', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expect(await ok.json()).toEqual({ got: { a: 1 } });
+  });
+});

@@ -1,0 +1,30 @@
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { ApiError } from './errors.ts';
+
+/**
+ * Parses `input` with `schema`, or throws a 400 whose message names every bad field
+ * (`query.limit: Too big: expected number to be <=100`).
+ */
+export function parseInput<T>(schema: z.ZodType<T>, input: unknown, where: 'query' | 'body' | 'path' | 'header'): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const field = [where, ...issue.path.map(String)].join('.');
+    return `${field}: ${issue.message}`;
+  });
+  throw new ApiError(400, 'invalid_input', problems.join('; '));
+}
+
+/** Reads a JSON request body, answering 415 for another content type and 400 for malformed JSON. */
+export async function readJsonBody(c: Context): Promise<unknown> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) {
+    throw new ApiError(415, 'unsupported_media_type', 'body must be application/json');
+  }
+  try {
+    return await c.req.json();
+  } catch {
+    throw new ApiError(400, 'invalid_json', 'body is not valid JSON');
+  }
+}
