@@ -40,6 +40,10 @@ const envSchema = z.object({
   MIGRATIONS_DIR: z.string().min(1).default('migrations'),
   LOG_LEVEL: z.enum(logLevels).default('info'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(600_000).default(10_000),
+  STATS_ENABLED: booleanFromEnv.default(true),
+  STATS_FLUSH_INTERVAL_MS: positiveInt(3_600_000).default(10_000),
+  K_SINK: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  PINGS_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   K_SERVICE: z.string().optional(),
   K_REVISION: z.string().optional(),
 });
@@ -56,6 +60,12 @@ export interface Config {
   migrationsDir: string;
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
+  /** Per-endpoint request statistics flushed to `request_stats`; off to measure their cost. */
+  stats: { enabled: boolean; flushIntervalMs: number };
+  /** Where functions publish CloudEvents (Knative's SinkBinding sets K_SINK); undefined: nowhere. */
+  sink: string | undefined;
+  /** The pings function's URL for log-output (its Knative route in the cluster); undefined: this process. */
+  pingsUrl: string | undefined;
   service: { name: string | undefined; revision: string | undefined };
 }
 
@@ -119,6 +129,9 @@ function toConfig(env: Env): Config {
     migrationsDir: env.MIGRATIONS_DIR,
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    stats: { enabled: env.STATS_ENABLED, flushIntervalMs: env.STATS_FLUSH_INTERVAL_MS },
+    sink: env.K_SINK,
+    pingsUrl: env.PINGS_URL,
     service: { name: env.K_SERVICE, revision: env.K_REVISION },
   };
 }

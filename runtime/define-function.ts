@@ -13,6 +13,17 @@ export interface AppEnv {
 
 export type FunctionApp = Hono<AppEnv>;
 
+/**
+ * Process settings the server adds to Hono's `c.env` (next to node-server's own bindings). Kept out
+ * of `AppEnv` because `c.env` is absent when a test calls `app.request()` without one.
+ */
+export interface RuntimeBindings {
+  /** Where to publish CloudEvents: K_SINK, or this process's own worker under `npm start`. */
+  sink?: string | undefined;
+  /** The pings function's route, read by log-output: PINGS_URL, or this process's own under `npm start`. */
+  pingsUrl?: string | undefined;
+}
+
 export interface FunctionScale {
   /** Knative `autoscaling.knative.dev/min-scale`; 0 lets the function scale to zero. */
   min: number;

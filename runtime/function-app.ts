@@ -7,11 +7,14 @@ import type { AppEnv, FunctionDefinition } from './define-function.ts';
 import { describeError, notFound } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
+import type { RequestStatsRecorder } from './request-stats.ts';
 
 export interface RuntimeServices {
   database: DatabaseHandle | undefined;
   log: Logger;
   metrics: Metrics;
+  /** Absent when statistics are off or the process has no database to flush them to. */
+  requestStats?: RequestStatsRecorder | undefined;
 }
 
 /**
@@ -30,6 +33,7 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
     const status = c.res.status;
     const route = matchedRoute(c, status);
     services.metrics.requestFinished({ function: definition.name, method: c.req.method, route, status }, seconds);
+    services.requestStats?.record(definition.name, c.req.method, route, status, seconds * 1000);
     const fields = { requestId: c.var.requestId, method: c.req.method, path: c.req.path, route, status, ms: round(seconds * 1000) };
     if (status >= 500) functionLog.error('request failed', fields);
     else functionLog.info('request', fields);

@@ -5,11 +5,13 @@ import { openDatabase } from '../db/client.ts';
 import type { DatabaseHandle } from '../db/client.ts';
 import type { Config } from './config.ts';
 import { ConfigError } from './config.ts';
-import type { FunctionDefinition } from './define-function.ts';
+import type { FunctionDefinition, RuntimeBindings } from './define-function.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createReadiness } from './readiness.ts';
+import { createRequestStatsRecorder, postgresStatsWriter } from './request-stats.ts';
+import type { RequestStatsRecorder } from './request-stats.ts';
 import { createServerApp } from './server-app.ts';
 
 export interface RunningServer {
@@ -55,28 +57,47 @@ export async function startServer(config: Config, available: readonly FunctionDe
   }
   const readyTimeoutMs = config.database.kind === 'postgres' ? config.database.readyTimeoutMs : 1000;
   const readiness = createReadiness(database, readyTimeoutMs);
-  const app = createServerApp({ functions, readiness, database, log, metrics });
+  let requestStats: RequestStatsRecorder | undefined;
+  if (database && config.stats.enabled) {
+    requestStats = createRequestStatsRecorder({ write: postgresStatsWriter(database.db), log });
+    requestStats.startFlushing(config.stats.flushIntervalMs);
+  }
+  const app = createServerApp({ functions, readiness, database, log, metrics, requestStats });
+  const bindings: RuntimeBindings = { sink: config.sink, pingsUrl: config.pingsUrl };
 
   const server = await new Promise<Server>((resolve, reject) => {
-    const created = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(created as Server));
+    const fetch = (request: Request, env: object) => app.fetch(request, { ...env, ...bindings });
+    const created = serve({ fetch, port: config.port, hostname: config.host }, () => resolve(created as Server));
     created.once('error', reject);
   });
   server.on('error', (error) => log.error('server error', { error }));
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  bindings.sink ??= localSink(config, functions, url);
+  bindings.pingsUrl ??= `${url}/pings`;
   log.info('listening', { url, functions: functions.map((definition) => definition.name), database: database?.kind ?? 'none' });
 
   let stopping: Promise<{ forced: boolean }> | undefined;
   const stop = () => {
-    stopping ??= shutDown(server, database, config.shutdownTimeoutMs, log);
+    stopping ??= shutDown(server, database, requestStats, config.shutdownTimeoutMs, log);
     return stopping;
   };
   return { url, port, log, stop };
 }
 
+/**
+ * `npm start` has no broker: events go straight to this process's own message worker, so a saved
+ * message shows up without any setup. A container (FUNCTION set) only ever publishes to K_SINK.
+ */
+function localSink(config: Config, functions: readonly FunctionDefinition[], url: string): string | undefined {
+  if (config.functions.length > 0 || !functions.some((definition) => definition.name === 'message-worker')) return undefined;
+  return `${url}/_events/message`;
+}
+
 async function shutDown(
   server: Server,
   database: DatabaseHandle | undefined,
+  requestStats: RequestStatsRecorder | undefined,
   timeoutMs: number,
   log: Logger,
 ): Promise<{ forced: boolean }> {
@@ -98,6 +119,8 @@ async function shutDown(
     log.warn('shutdown timeout reached; closing remaining connections');
     server.closeAllConnections();
   }
+  // After the last request finished, so its statistics are in the final flush.
+  await requestStats?.close();
   await database?.close().catch((error: unknown) => log.warn('closing the database failed', { error }));
   log.info('stopped', { forced });
   return { forced };

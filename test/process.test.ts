@@ -30,7 +30,7 @@ describe('the server process', () => {
   it('refuses an unknown FUNCTION, listing the known ones', async () => {
     const started = spawnEntry('runtime/main.ts', { FUNCTION: 'nosuch' });
     expect(await started.exited).toBe(1);
-    expect(started.output()).toMatch(/FUNCTION: unknown function "nosuch"; known: pingpong, pings/);
+    expect(started.output()).toMatch(/FUNCTION: unknown function "nosuch"; known: pingpong, pings, log-output, /);
   });
 
   it('serves only the named function with FUNCTION=pingpong, and the runtime endpoints', async () => {
@@ -47,6 +47,19 @@ describe('the server process', () => {
       expect(await server.exited).toBe(0);
     }
     expect(server.output()).toMatch(/"level":"info","msg":"listening".*"functions":\["pingpong"\]/);
+  });
+
+  it('wires log-output to its own pings route under npm start', async () => {
+    const server = await spawnServer({ DATABASE_URL: database.url });
+    try {
+      const pong = Number((await (await fetch(`${server.url}/pingpong`)).text()).replace('pong ', ''));
+      const response = await fetch(`${server.url}/log-output`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toMatch(new RegExp(`^\\d{4}-\\d{2}-\\d{2}T[^ ]+Z: [0-9a-f-]{36}\\.\nPing / Pongs: ${pong}$`));
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
   });
 
   it('finishes in-flight requests on SIGTERM and exits 0', async () => {

@@ -1,0 +1,43 @@
+import { Hono } from 'hono';
+import { accepts } from 'hono/accepts';
+import { z } from 'zod';
+import { defineFunction } from '../../runtime/define-function.ts';
+import type { AppEnv } from '../../runtime/define-function.ts';
+import { parseInput } from '../../runtime/validate.ts';
+import { templateSchema } from '../save/message.ts';
+import { cursorPattern, decodeCursor } from './cursor.ts';
+import { homePage } from './home-page.ts';
+import { contentSecurityPolicy } from './layout.ts';
+import { listMessages } from './list.ts';
+import { viewPage } from './view-page.ts';
+
+const homeQuery = z.object({ template: templateSchema });
+
+const viewQuery = z.object({
+  template: templateSchema,
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().regex(cursorPattern, 'not a cursor from a previous page').optional(),
+});
+
+const app = new Hono<AppEnv>()
+  .get('/', (c) => {
+    const { template } = parseInput(homeQuery, c.req.query(), 'query');
+    c.header('Content-Security-Policy', contentSecurityPolicy);
+    return c.html(homePage(template));
+  })
+  .get('/view', async (c) => {
+    const { template, limit, cursor } = parseInput(viewQuery, c.req.query(), 'query');
+    const page = await listMessages(c.var.db, limit, cursor === undefined ? undefined : decodeCursor(cursor));
+    const type = accepts(c, { header: 'Accept', supports: ['text/html', 'application/json'], default: 'text/html' });
+    if (type === 'application/json') return c.json(page);
+    c.header('Content-Security-Policy', contentSecurityPolicy);
+    return c.html(viewPage(template, limit, page));
+  });
+
+export default defineFunction({
+  name: 'message-board',
+  description: 'GET / is the form to write a message; GET /view lists saved messages newest first (HTML or JSON).',
+  routes: ['/', '/view'],
+  scale: { min: 0, max: 10, target: 100 },
+  app,
+});

@@ -1,0 +1,22 @@
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { defineFunction } from '../../runtime/define-function.ts';
+import type { AppEnv } from '../../runtime/define-function.ts';
+import { readMessageEvent } from './event.ts';
+import { storeMessage } from './store.ts';
+
+async function consume(c: Context<AppEnv>): Promise<Response> {
+  const event = readMessageEvent(Object.fromEntries(c.req.raw.headers), await c.req.text());
+  // A database outage throws before the 2xx, so the runtime's 503 makes the broker retry.
+  await storeMessage(c.var.db, event);
+  return c.body(null, 204);
+}
+
+export default defineFunction({
+  name: 'message-worker',
+  description: 'Consumes dev.knfn.message.saved CloudEvents and stores each message once.',
+  routes: ['/_events/message'],
+  scale: { min: 0, max: 10, target: 50 },
+  // A Knative Trigger delivers to the service's root path.
+  app: new Hono<AppEnv>().post('/_events/message', consume).post('/', consume),
+});

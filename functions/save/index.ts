@@ -1,0 +1,40 @@
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { accepts } from 'hono/accepts';
+import { defineFunction } from '../../runtime/define-function.ts';
+import type { AppEnv, RuntimeBindings } from '../../runtime/define-function.ts';
+import { parseInput, readJsonBody } from '../../runtime/validate.ts';
+import { messageSchema } from './message.ts';
+import { publishMessage } from './publish.ts';
+
+const formTypes = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
+
+function sinkOf(c: Context<AppEnv>): string | undefined {
+  // c.env is undefined when a test calls app.request() without bindings.
+  return (c.env as RuntimeBindings | undefined)?.sink;
+}
+
+const app = new Hono<AppEnv>()
+  .get('/save', async (c) => {
+    const message = parseInput(messageSchema, c.req.query(), 'query');
+    return c.json({ id: await publishMessage(sinkOf(c), message) }, 202);
+  })
+  .post('/save', async (c) => {
+    const isForm = formTypes.test(c.req.header('content-type') ?? '');
+    const body = isForm ? await c.req.parseBody() : await readJsonBody(c);
+    const message = parseInput(messageSchema, body, 'body');
+    const id = await publishMessage(sinkOf(c), message);
+    // A browser's form post lands on the board, where the message shows once the worker stored it.
+    const wantsPage = isForm && accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' }) === 'text/html';
+    if (wantsPage) return c.redirect(`/view?template=${message.template}`, 303);
+    return c.json({ id }, 202);
+  });
+
+export default defineFunction({
+  name: 'save',
+  description: 'GET/POST /save validates a message and publishes it as a CloudEvent to K_SINK; 202 {id} once accepted.',
+  routes: ['/save'],
+  scale: { min: 0, max: 10, target: 100 },
+  usesDatabase: false,
+  app,
+});

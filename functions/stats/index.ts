@@ -1,0 +1,33 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { defineFunction } from '../../runtime/define-function.ts';
+import type { AppEnv } from '../../runtime/define-function.ts';
+import { parseInput } from '../../runtime/validate.ts';
+import { renderDashboard } from './dashboard.ts';
+import { readStats, windowSeconds } from './query.ts';
+import type { StatsWindow } from './query.ts';
+
+const windows = Object.keys(windowSeconds) as [StatsWindow, ...StatsWindow[]];
+
+const querySchema = z.object({
+  window: z.enum(windows).default('1h'),
+  // Empty (`function=`) means no filter, as a form with a blank field sends it.
+  function: z.string().max(200).optional(),
+  route: z.string().max(1000).optional(),
+});
+
+export default defineFunction({
+  name: 'stats',
+  description: 'Per-endpoint request rate, error rates and latency quantiles: GET /api/stats (JSON), GET /stats (dashboard).',
+  routes: ['/api/stats', '/stats'],
+  scale: { min: 0, max: 3, target: 50 },
+  app: new Hono<AppEnv>()
+    .get('/api/stats', async (c) => {
+      const query = parseInput(querySchema, c.req.query(), 'query');
+      return c.json(await readStats(c.var.db, query));
+    })
+    .get('/stats', async (c) => {
+      const query = parseInput(querySchema, c.req.query(), 'query');
+      return c.html(renderDashboard(await readStats(c.var.db, query), query));
+    }),
+});

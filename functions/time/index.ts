@@ -1,0 +1,50 @@
+import { eq } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Database } from '../../db/client.ts';
+import { locations } from '../../db/schema.ts';
+import { defineFunction } from '../../runtime/define-function.ts';
+import type { AppEnv } from '../../runtime/define-function.ts';
+import { ApiError } from '../../runtime/errors.ts';
+import { parseInput } from '../../runtime/validate.ts';
+import { isTimeZone, zonedTime } from '../shared/time-zone.ts';
+
+// Strict, so a typo such as `?timezone=` is a 400 rather than a silent UTC answer.
+const timeQuery = z.strictObject({
+  tz: z.string().optional(),
+  location: z.string().optional(),
+});
+
+function quoted(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+async function locationTimeZone(db: Database, name: string): Promise<string> {
+  const [row] = await db.select({ timezone: locations.timezone }).from(locations).where(eq(locations.name, name));
+  if (!row) throw new ApiError(404, 'location_not_found', `no location named ${quoted(name)}`);
+  return row.timezone;
+}
+
+export default defineFunction({
+  name: 'time',
+  description: 'GET /api/time answers the current time in UTC, or in a zone (?tz=) or stored location (?location=).',
+  routes: ['/api/time'],
+  scale: { min: 0, max: 10, target: 100 },
+  app: new Hono<AppEnv>().get('/api/time', async (c) => {
+    const query = parseInput(timeQuery, c.req.query(), 'query');
+    if (query.tz !== undefined && query.location !== undefined) {
+      throw new ApiError(400, 'invalid_input', 'give either query.tz or query.location, not both');
+    }
+    if (query.tz !== undefined && !isTimeZone(query.tz)) {
+      throw new ApiError(400, 'unknown_timezone', `unknown time zone ${quoted(query.tz)}`);
+    }
+    const timeZone = query.location === undefined ? query.tz : await locationTimeZone(c.var.db, query.location);
+    // Read the clock after the lookup so the answer is as fresh as possible.
+    const now = new Date();
+    const utc = { utc: now.toISOString(), unixMs: now.getTime() };
+    c.header('Cache-Control', 'no-store');
+    if (timeZone === undefined) return c.json(utc);
+    const zoned = zonedTime(now, timeZone);
+    return c.json(query.location === undefined ? { ...utc, ...zoned } : { ...utc, location: query.location, ...zoned });
+  }),
+});
