@@ -24,6 +24,11 @@ export interface RuntimeBindings {
   pingsUrl?: string | undefined;
 }
 
+/** The process settings of `RuntimeBindings`, or none when a test calls `app.request()` without them. */
+export function runtimeBindings(c: { env: unknown }): RuntimeBindings {
+  return (c.env as RuntimeBindings | undefined) ?? {};
+}
+
 export interface FunctionScale {
   /** Knative `autoscaling.knative.dev/min-scale`; 0 lets the function scale to zero. */
   min: number;

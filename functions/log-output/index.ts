@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
-import { defineFunction } from '../../runtime/define-function.ts';
-import type { AppEnv, RuntimeBindings } from '../../runtime/define-function.ts';
+import { defineFunction, runtimeBindings } from '../../runtime/define-function.ts';
+import type { AppEnv } from '../../runtime/define-function.ts';
 import { fetchPings } from './pings-client.ts';
 
 /** Fixed for the life of the process, as the original log-output app printed it. */
@@ -16,7 +16,7 @@ export default defineFunction({
   scale: { min: 0, max: 3, target: 50 },
   usesDatabase: false,
   app: new Hono<AppEnv>().get('/log-output', async (c) => {
-    const pingsUrl = (c.env as RuntimeBindings | undefined)?.pingsUrl ?? localPingsUrl;
+    const pingsUrl = runtimeBindings(c).pingsUrl ?? localPingsUrl;
     const result = await fetchPings(pingsUrl, pingsTimeoutMs);
     const header = `${new Date().toISOString()}: ${instanceId}.`;
     if (result.ok) return c.text(`${header}\nPing / Pongs: ${result.pings}`);

@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { accepts } from 'hono/accepts';
-import { defineFunction } from '../../runtime/define-function.ts';
-import type { AppEnv, RuntimeBindings } from '../../runtime/define-function.ts';
+import { defineFunction, runtimeBindings } from '../../runtime/define-function.ts';
+import type { AppEnv } from '../../runtime/define-function.ts';
 import { parseInput, readJsonBody } from '../../runtime/validate.ts';
 import { messageSchema } from './message.ts';
 import { publishMessage } from './publish.ts';
@@ -10,8 +10,7 @@ import { publishMessage } from './publish.ts';
 const formTypes = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
 
 function sinkOf(c: Context<AppEnv>): string | undefined {
-  // c.env is undefined when a test calls app.request() without bindings.
-  return (c.env as RuntimeBindings | undefined)?.sink;
+  return runtimeBindings(c).sink;
 }
 
 const app = new Hono<AppEnv>()
