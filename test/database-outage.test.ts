@@ -3,9 +3,10 @@ import { allFunctions } from '../functions/index.ts';
 import { loadConfig } from '../runtime/config.ts';
 import { startServer } from '../runtime/server.ts';
 import type { RunningServer } from '../runtime/server.ts';
-import { adminUrl, createTestDatabase } from './support/postgres.ts';
+import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { TcpProxy } from './support/tcp-proxy.ts';
+import { startDatabaseProxy } from './support/tcp-proxy.ts';
+import type { TcpProxy } from './support/tcp-proxy.ts';
 
 async function timed(url: string): Promise<{ status: number; body: unknown; ms: number }> {
   const started = performance.now();
@@ -30,18 +31,16 @@ async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => bool
 }
 
 describe('when the database becomes unreachable and comes back', () => {
-  const target = new URL(adminUrl);
-  const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  let proxy: TcpProxy;
   let database: TestDatabase;
   let server: RunningServer;
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    await proxy.start();
-    const url = new URL(database.url);
-    url.port = String(proxy.port);
+    const proxied = await startDatabaseProxy(database.url);
+    proxy = proxied.proxy;
     const config = loadConfig({
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: proxied.url,
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'silent',
@@ -52,14 +51,14 @@ describe('when the database becomes unreachable and comes back', () => {
   });
   afterAll(async () => {
     await server?.stop();
-    await proxy.stop();
+    await proxy?.stop();
     await database?.drop();
   });
 
   it('stays live, turns unready, answers 503 quickly, then recovers in the same process', async () => {
     expect((await timed(`${server.url}/pingpong`)).body).toBe('pong 1');
 
-    await proxy.stop();
+    await proxy?.stop();
     expect((await timed(`${server.url}/health`)).status).toBe(200);
     const notReady = await eventually(() => timed(`${server.url}/health/ready`), (r) => r.status === 503, 5000);
     expect(notReady.status).toBe(503);

@@ -6,11 +6,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import messageBoard from '../functions/message-board/index.ts';
 import messageWorker from '../functions/message-worker/index.ts';
 import save from '../functions/save/index.ts';
-import { adminUrl, createTestDatabase } from './support/postgres.ts';
+import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
 import { buildTestApp, postgresDatabase } from './support/app.ts';
 import type { TestApp } from './support/app.ts';
-import { TcpProxy } from './support/tcp-proxy.ts';
+import { startDatabaseProxy } from './support/tcp-proxy.ts';
+import type { TcpProxy } from './support/tcp-proxy.ts';
 
 interface Received {
   method: string;
@@ -324,17 +325,15 @@ describe('the message pipeline on PostgreSQL', () => {
 });
 
 describe('message-worker while the database is unreachable', () => {
-  const target = new URL(adminUrl);
-  const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  let proxy: TcpProxy;
   let database: TestDatabase;
   let test: TestApp;
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    await proxy.start();
-    const url = new URL(database.url);
-    url.port = String(proxy.port);
-    test = await buildTestApp([messageWorker], postgresDatabase(url.toString()));
+    const proxied = await startDatabaseProxy(database.url);
+    proxy = proxied.proxy;
+    test = await buildTestApp([messageWorker], postgresDatabase(proxied.url));
   });
   afterEach(() => proxy.start().catch(() => undefined));
   afterAll(async () => {

@@ -40,3 +40,12 @@ export class TcpProxy {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
+
+/** Starts a cuttable proxy in front of the server of `databaseUrl`; returns it and the URL through it. */
+export async function startDatabaseProxy(databaseUrl: string): Promise<{ proxy: TcpProxy; url: string }> {
+  const url = new URL(databaseUrl);
+  const proxy = new TcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+  await proxy.start();
+  url.port = String(proxy.port);
+  return { proxy, url: url.toString() };
+}
