@@ -43,6 +43,12 @@ const envSchema = z.object({
   STATS_ENABLED: booleanFromEnv.default(true),
   STATS_FLUSH_INTERVAL_MS: positiveInt(3_600_000).default(10_000),
   K_SINK: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  ALLOWED_ORIGINS: z
+    .string()
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ protocol: /^https?$/, error: 'must be a comma-separated list of http(s) origins' })))
+    .default([]),
+  MAX_BODY_BYTES: positiveInt(100 * 1024 * 1024).default(1024 * 1024),
   PINGS_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   K_SERVICE: z.string().optional(),
   K_REVISION: z.string().optional(),
@@ -64,6 +70,8 @@ export interface Config {
   stats: { enabled: boolean; flushIntervalMs: number };
   /** Where functions publish CloudEvents (Knative's SinkBinding sets K_SINK); undefined: nowhere. */
   sink: string | undefined;
+  /** CORS origins and the request body limit every function applies. */
+  http: { allowedOrigins: string[]; maxBodyBytes: number };
   /** The pings function's URL for log-output (its Knative route in the cluster); undefined: this process. */
   pingsUrl: string | undefined;
   service: { name: string | undefined; revision: string | undefined };
@@ -132,6 +140,7 @@ function toConfig(env: Env): Config {
     stats: { enabled: env.STATS_ENABLED, flushIntervalMs: env.STATS_FLUSH_INTERVAL_MS },
     sink: env.K_SINK,
     pingsUrl: env.PINGS_URL,
+    http: { allowedOrigins: env.ALLOWED_ORIGINS, maxBodyBytes: env.MAX_BODY_BYTES },
     service: { name: env.K_SERVICE, revision: env.K_REVISION },
   };
 }

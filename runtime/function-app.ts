@@ -1,10 +1,13 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { routePath } from 'hono/route';
+import { secureHeaders } from 'hono/secure-headers';
 import type { DatabaseHandle } from '../db/client.ts';
 import type { AppEnv, FunctionDefinition } from './define-function.ts';
-import { describeError, notFound } from './errors.ts';
+import { describeError, errorBody, notFound } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { RequestStatsRecorder } from './request-stats.ts';
@@ -15,7 +18,17 @@ export interface RuntimeServices {
   metrics: Metrics;
   /** Absent when statistics are off or the process has no database to flush them to. */
   requestStats?: RequestStatsRecorder | undefined;
+  http?: HttpPolicy;
 }
+
+export interface HttpPolicy {
+  /** Origins allowed to call cross-origin (CORS); empty: no CORS headers at all. */
+  allowedOrigins: readonly string[];
+  /** Larger request bodies get a 413 without being read to the end. */
+  maxBodyBytes: number;
+}
+
+export const defaultHttpPolicy: HttpPolicy = { allowedOrigins: [], maxBodyBytes: 1024 * 1024 };
 
 /**
  * Wraps a function's own Hono app with what every function gets: request id, access log, metrics
@@ -38,6 +51,15 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
     if (status >= 500) functionLog.error('request failed', fields);
     else functionLog.info('request', fields);
   });
+  const http = services.http ?? defaultHttpPolicy;
+  app.use(secureHeaders());
+  if (http.allowedOrigins.length > 0) app.use(cors({ origin: [...http.allowedOrigins], maxAge: 600 }));
+  app.use(
+    bodyLimit({
+      maxSize: http.maxBodyBytes,
+      onError: (c) => c.json(errorBody('payload_too_large', `request body exceeds ${http.maxBodyBytes} bytes`), 413),
+    }),
+  );
   app.use(async function provideServices(c, next) {
     if (services.database) c.set('db', services.database.db);
     c.set('log', functionLog.child({ requestId: c.var.requestId }));
