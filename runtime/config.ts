@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AuthConfig } from './auth.ts';
 
 const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -48,6 +49,15 @@ const envSchema = z.object({
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
     .pipe(z.array(z.url({ protocol: /^https?$/, error: 'must be a comma-separated list of http(s) origins' })))
     .default([]),
+  AUTH_JWKS_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_ALGORITHMS: z
+    .string()
+    .transform((value) => value.split(',').map((name) => name.trim()))
+    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1))
+    .default(['RS256', 'ES256']),
+  AUTH_KEYS_TTL_MS: positiveInt(86_400_000).default(300_000),
   MAX_BODY_BYTES: positiveInt(100 * 1024 * 1024).default(1024 * 1024),
   PINGS_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   K_SERVICE: z.string().optional(),
@@ -72,6 +82,8 @@ export interface Config {
   sink: string | undefined;
   /** CORS origins and the request body limit every function applies. */
   http: { allowedOrigins: string[]; maxBodyBytes: number };
+  /** Bearer-JWT verification for protected routes; undefined: every route is open. */
+  auth: AuthConfig | undefined;
   /** The pings function's URL for log-output (its Knative route in the cluster); undefined: this process. */
   pingsUrl: string | undefined;
   service: { name: string | undefined; revision: string | undefined };
@@ -141,6 +153,15 @@ function toConfig(env: Env): Config {
     sink: env.K_SINK,
     pingsUrl: env.PINGS_URL,
     http: { allowedOrigins: env.ALLOWED_ORIGINS, maxBodyBytes: env.MAX_BODY_BYTES },
+    auth: env.AUTH_JWKS_URL
+      ? {
+          jwksUrl: env.AUTH_JWKS_URL,
+          issuer: env.AUTH_ISSUER,
+          audience: env.AUTH_AUDIENCE,
+          algorithms: env.AUTH_ALGORITHMS,
+          keysTtlMs: env.AUTH_KEYS_TTL_MS,
+        }
+      : undefined,
     service: { name: env.K_SERVICE, revision: env.K_REVISION },
   };
 }

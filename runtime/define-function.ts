@@ -48,10 +48,18 @@ export interface FunctionDefinition {
   scale: FunctionScale;
   /** False for functions that never touch the database: readiness then does not wait for it. */
   usesDatabase: boolean;
+  /**
+   * Which requests need a bearer JWT when AUTH_JWKS_URL is set: `writes` (anything but GET, HEAD,
+   * OPTIONS), `all`, or `none`.
+   */
+  auth: 'none' | 'writes' | 'all';
   app: FunctionApp;
 }
 
-export type FunctionDeclaration = Omit<FunctionDefinition, 'usesDatabase'> & { usesDatabase?: boolean };
+export type FunctionDeclaration = Omit<FunctionDefinition, 'usesDatabase' | 'auth'> & {
+  usesDatabase?: boolean;
+  auth?: FunctionDefinition['auth'];
+};
 
 const namePattern = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
 
@@ -79,5 +87,5 @@ export function defineFunction(declaration: FunctionDeclaration): FunctionDefini
   if (min < 0 || max < Math.max(1, min) || target < 1) {
     throw new Error(`function "${declaration.name}" has an invalid scale (min ${min}, max ${max}, target ${target})`);
   }
-  return { ...declaration, usesDatabase: declaration.usesDatabase ?? true };
+  return { ...declaration, usesDatabase: declaration.usesDatabase ?? true, auth: declaration.auth ?? 'none' };
 }

@@ -6,6 +6,8 @@ import { requestId } from 'hono/request-id';
 import { routePath } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import type { DatabaseHandle } from '../db/client.ts';
+import { createAuthMiddleware } from './auth.ts';
+import type { AuthConfig } from './auth.ts';
 import type { AppEnv, FunctionDefinition } from './define-function.ts';
 import { describeError, errorBody, notFound } from './errors.ts';
 import type { Logger } from './logger.ts';
@@ -19,6 +21,7 @@ export interface RuntimeServices {
   /** Absent when statistics are off or the process has no database to flush them to. */
   requestStats?: RequestStatsRecorder | undefined;
   http?: HttpPolicy;
+  auth?: AuthConfig | undefined;
 }
 
 export interface HttpPolicy {
@@ -66,12 +69,17 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
     await next();
   });
 
+  const auth = services.auth ? createAuthMiddleware(definition, services.auth) : undefined;
+  if (auth) app.use(auth);
+
   app.route('/', definition.app);
   app.notFound(notFound);
   app.onError(function handleError(error, c) {
     const { status, body, expected } = describeError(error);
-    if (!expected) c.var.log.error('unhandled error', { error, stack: error.stack });
-    else if (status >= 500) c.var.log.warn(body.error.message, { error });
+    // Errors can come from middleware that runs before the request logger is set.
+    const log = c.var.log ?? functionLog;
+    if (!expected) log.error('unhandled error', { error, stack: error.stack });
+    else if (status >= 500) log.warn(body.error.message, { error });
     if (status === 503) c.header('Retry-After', '1');
     return c.json(body, status);
   });

@@ -62,7 +62,7 @@ export async function startServer(config: Config, available: readonly FunctionDe
     requestStats = createRequestStatsRecorder({ write: postgresStatsWriter(database.db), log });
     requestStats.startFlushing(config.stats.flushIntervalMs);
   }
-  const app = createServerApp({ functions, readiness, database, log, metrics, requestStats, http: config.http });
+  const app = createServerApp({ functions, readiness, database, log, metrics, requestStats, http: config.http, auth: config.auth });
   const bindings: RuntimeBindings = { sink: config.sink, pingsUrl: config.pingsUrl };
 
   const server = await new Promise<Server>((resolve, reject) => {
