@@ -1,0 +1,76 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
+
+/** Where a function's own bundle lands; its Knative Service runs `node <this>`. */
+export function functionBundle(name: string): string {
+  return `dist/functions/${name}/main.js`;
+}
+
+const root = new URL('../', import.meta.url).pathname;
+
+const shared: BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  // Keeps the PGlite path (a dynamic import, unused in the cluster) out of the start-up graph.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+  // PGlite loads its wasm next to its own files; the image copies the package instead.
+  external: ['@electric-sql/pglite', 'bufferutil', 'utf-8-validate', 'pg-native'],
+  // CommonJS dependencies (prom-client, ws) call require() for Node built-ins.
+  banner: { js: "import { createRequire as __knfnCreateRequire } from 'node:module'; const require = __knfnCreateRequire(import.meta.url);" },
+};
+
+/**
+ * Swaps functions/index.ts for a list holding only one function, so a function's bundle carries
+ * its own code and the runtime, not every other function's.
+ */
+function onlyFunction(name: string): Plugin {
+  return {
+    name: 'only-function',
+    setup(plugin) {
+      plugin.onResolve({ filter: /functions\/index\.ts$/ }, (args) =>
+        args.importer.endsWith(join('runtime', 'main.ts')) ? { path: name, namespace: 'only-function' } : undefined,
+      );
+      plugin.onLoad({ filter: /.*/, namespace: 'only-function' }, () => ({
+        contents: `import only from './functions/${name}/index.ts';\nexport const allFunctions = [only];\n`,
+        resolveDir: root,
+        loader: 'ts',
+      }));
+    },
+  };
+}
+
+/** Bundles dist/main.js (every function), dist/migrate.js and one bundle per function. */
+export async function buildAll(names: readonly string[], outDir = join(root, 'dist')): Promise<void> {
+  rmSync(outDir, { recursive: true, force: true });
+  await Promise.all([
+    build({
+      ...shared,
+      entryPoints: { main: join(root, 'runtime/main.ts'), migrate: join(root, 'runtime/migrate.ts') },
+      outdir: outDir,
+    }),
+    ...names.map((name) =>
+      build({
+        ...shared,
+        entryPoints: { main: join(root, 'runtime/main.ts') },
+        outdir: join(outDir, 'functions', name),
+        plugins: [onlyFunction(name)],
+      }),
+    ),
+  ]);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { allFunctions } = await import('../functions/index.ts');
+  const names = allFunctions.map((definition) => definition.name);
+  await buildAll(names);
+  process.stdout.write(`built dist/main.js, dist/migrate.js and ${names.length} function bundles\n`);
+  process.exit(0);
+}

@@ -1,0 +1,245 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { Broker } from '@kubernetes-models/knative/eventing.knative.dev/v1/Broker';
+import { Trigger } from '@kubernetes-models/knative/eventing.knative.dev/v1/Trigger';
+import { SinkBinding } from '@kubernetes-models/knative/sources.knative.dev/v1/SinkBinding';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
+import { Job } from 'kubernetes-models/batch/v1/Job';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
+import { Service as CoreService } from 'kubernetes-models/v1/Service';
+import { parse, parseAllDocuments } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { allFunctions } from '../functions/index.ts';
+import { cluster, functionService, functionsDir, generatedFiles, validateKnativeService } from '../scripts/manifests.ts';
+
+const root = new URL('../', import.meta.url).pathname;
+
+interface Container {
+  name: string;
+  image?: string;
+  command?: string[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  livenessProbe?: { httpGet?: { path?: string; port?: unknown } };
+  readinessProbe?: { httpGet?: { path?: string; port?: unknown } };
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: Record<string, unknown>;
+}
+
+interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: {
+    template?: {
+      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      spec?: { containers?: Container[]; automountServiceAccountToken?: boolean; containerConcurrency?: number };
+    };
+  };
+}
+
+/** Renders the kustomization as `kubectl apply -k knative/` would, without a cluster. */
+function renderKustomization(directory = join(root, 'knative')): KubeObject[] {
+  const result = spawnSync('kubectl', ['kustomize', directory], { encoding: 'utf8' });
+  if (result.error) {
+    throw new Error(`kubectl is needed to render knative/ (apt-get install kubernetes-client): ${result.error.message}`);
+  }
+  if (result.status !== 0) throw new Error(`kubectl kustomize knative/ failed:\n${result.stderr}`);
+  return parseAllDocuments(result.stdout).map((document) => document.toJSON() as KubeObject);
+}
+
+const validators: Record<string, (data: unknown) => void> = {
+  'v1/Namespace': (data) => new Namespace(data as Namespace).validate(),
+  'v1/Service': (data) => new CoreService(data as CoreService).validate(),
+  'v1/PersistentVolumeClaim': (data) => new PersistentVolumeClaim(data as PersistentVolumeClaim).validate(),
+  'apps/v1/StatefulSet': (data) => new StatefulSet(data as StatefulSet).validate(),
+  'apps/v1/Deployment': (data) => new Deployment(data as Deployment).validate(),
+  'batch/v1/Job': (data) => new Job(data as Job).validate(),
+  'batch/v1/CronJob': (data) => new CronJob(data as CronJob).validate(),
+  'networking.k8s.io/v1/NetworkPolicy': (data) => new NetworkPolicy(data as NetworkPolicy).validate(),
+  'serving.knative.dev/v1/Service': validateKnativeService,
+  'eventing.knative.dev/v1/Broker': (data) => new Broker(data as Broker).validate(),
+  'eventing.knative.dev/v1/Trigger': (data) => new Trigger(data as Trigger).validate(),
+  // The generated SinkBinding schema marks `status` required (its Go field lacks omitempty); the
+  // API server fills it in, so an empty one stands in for it here.
+  'sources.knative.dev/v1/SinkBinding': (data) => new SinkBinding({ ...(data as SinkBinding), status: {} }).validate(),
+};
+
+const rendered = renderKustomization();
+const functionServices = rendered.filter(
+  (object) => object.kind === 'Service' && object.apiVersion === 'serving.knative.dev/v1' && object.metadata.labels?.['app.kubernetes.io/component'] === 'function',
+);
+
+function onlyContainer(object: KubeObject): Container {
+  const containers = object.spec?.template?.spec?.containers ?? [];
+  expect(containers, `${object.kind} ${object.metadata.name}`).toHaveLength(1);
+  return containers[0] as Container;
+}
+
+describe('generated function manifests', () => {
+  it('match the checked-in files under knative/functions (run npm run manifests)', () => {
+    const expected = generatedFiles();
+    const onDisk = readdirSync(join(root, functionsDir)).map((file) => join(functionsDir, file)).sort();
+    expect(onDisk).toEqual([...expected.keys()].sort());
+    for (const [path, content] of expected) {
+      expect(readFileSync(join(root, path), 'utf8'), `${path} drifted`).toBe(content);
+    }
+  });
+
+  it('carry a declared scale-to-zero retention, and none when undeclared', () => {
+    const [first] = allFunctions;
+    if (!first) throw new Error('no functions declared');
+    const retained = functionService({ ...first, scale: { ...first.scale, scaleToZeroRetention: '30s' } });
+    const key = 'autoscaling.knative.dev/scale-to-zero-pod-retention-period';
+    expect(retained.spec?.template?.metadata?.annotations?.[key]).toBe('30s');
+    expect(functionService({ ...first, scale: { min: 0, max: 4, target: 7 } }).spec?.template?.metadata?.annotations).toEqual({
+      'autoscaling.knative.dev/min-scale': '0',
+      'autoscaling.knative.dev/max-scale': '4',
+      'autoscaling.knative.dev/target': '7',
+    });
+  });
+
+  it('are identical from one run to the next', () => {
+    expect([...generatedFiles()]).toEqual([...generatedFiles()]);
+  });
+});
+
+describe('kubectl kustomize knative/', () => {
+  it('renders every function plus the database, migration, eventing and backup objects', () => {
+    expect(functionServices.map((object) => object.metadata.name).sort()).toEqual(allFunctions.map((definition) => definition.name).sort());
+    const kinds = new Set(rendered.map((object) => `${object.kind}/${object.metadata.name}`));
+    for (const required of ['Namespace/knfn', 'StatefulSet/postgres', 'Deployment/wsproxy', 'Job/migrate', 'Broker/default', 'Trigger/message-saved', 'SinkBinding/save-to-broker', 'CronJob/postgres-backup', 'NetworkPolicy/postgres-ingress']) {
+      expect(kinds, required).toContain(required);
+    }
+  });
+
+  it('puts every object in the knfn namespace and validates each against its schema', () => {
+    for (const object of rendered) {
+      const key = `${object.apiVersion}/${object.kind}`;
+      const validate = validators[key];
+      expect(validate, `no schema registered for ${key}`).toBeDefined();
+      expect(() => validate?.(object), `${key} ${object.metadata.name}`).not.toThrow();
+      if (object.kind !== 'Namespace') expect(object.metadata.namespace, `${key} ${object.metadata.name}`).toBe(cluster.namespace);
+    }
+  });
+
+  it('never holds a Secret, a password or a connection string', () => {
+    expect(rendered.filter((object) => object.kind === 'Secret')).toEqual([]);
+    const text = JSON.stringify(rendered);
+    expect(text).not.toMatch(/postgres(ql)?:\/\//);
+    expect(text).not.toContain('CHANGE_ME');
+    for (const object of rendered) {
+      for (const container of object.spec?.template?.spec?.containers ?? []) {
+        for (const variable of container.env ?? []) {
+          if (/PASSWORD|DATABASE_URL|SECRET|TOKEN/.test(variable.name)) {
+            expect(variable.value, `${object.metadata.name} ${variable.name} is inline`).toBeUndefined();
+            expect(variable.valueFrom?.secretKeyRef?.name).toBe(cluster.databaseSecret.name);
+          }
+        }
+      }
+    }
+  });
+
+  it('lets an overlay pin the one image for every function and the migration Job', () => {
+    const overlay = mkdtempSync(join(tmpdir(), 'knfn-overlay-'));
+    try {
+      writeFileSync(
+        join(overlay, 'kustomization.yaml'),
+        `resources: [${relative(overlay, join(root, 'knative'))}]\nimages: [{ name: ghcr.io/knfn/knfn, newName: registry.example/knfn, digest: 'sha256:${'a'.repeat(64)}' }]\n`,
+      );
+      const images = renderKustomization(overlay)
+        .filter((object) => object.metadata.labels?.['app.kubernetes.io/component'] === 'function' || object.kind === 'Job')
+        .map((object) => onlyContainer(object).image);
+      expect(images).toHaveLength(allFunctions.length + 1);
+      expect(new Set(images)).toEqual(new Set([`registry.example/knfn@sha256:${'a'.repeat(64)}`]));
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
+  });
+
+  it('routes message.saved events to message-worker with retries and a dead-letter sink', () => {
+    const trigger = rendered.find((object) => object.kind === 'Trigger') as unknown as {
+      spec: { filter: { attributes: Record<string, string> }; subscriber: { ref: { name: string }; uri: string }; delivery: Record<string, unknown> };
+    };
+    expect(trigger.spec.filter.attributes).toEqual({ type: 'dev.knfn.message.saved' });
+    expect(trigger.spec.subscriber).toMatchObject({ ref: { kind: 'Service', name: 'message-worker' }, uri: '/' });
+    expect(trigger.spec.delivery).toMatchObject({ retry: 5, backoffPolicy: 'exponential', backoffDelay: 'PT0.5S' });
+    expect(trigger.spec.delivery['deadLetterSink']).toBeDefined();
+  });
+});
+
+describe.each(allFunctions.map((definition) => [definition.name, definition] as const))('the %s Service', (name, definition) => {
+  const service = () => {
+    const found = functionServices.find((object) => object.metadata.name === name);
+    if (!found) throw new Error(`no Knative Service ${name} rendered`);
+    return found;
+  };
+
+  it('scales to zero within its declared bounds', () => {
+    const annotations = service().spec?.template?.metadata?.annotations ?? {};
+    expect(annotations['autoscaling.knative.dev/min-scale']).toBe('0');
+    expect(annotations['autoscaling.knative.dev/max-scale']).toBe(String(definition.scale.max));
+    expect(annotations['autoscaling.knative.dev/target']).toBe(String(definition.scale.target));
+    expect(service().spec?.template?.spec?.containerConcurrency).toBeGreaterThanOrEqual(definition.scale.target);
+  });
+
+  it('probes /health and /health/ready without a port', () => {
+    const container = onlyContainer(service());
+    expect(container.livenessProbe?.httpGet).toEqual({ path: '/health' });
+    expect(container.readinessProbe?.httpGet).toEqual({ path: '/health/ready' });
+  });
+
+  it('runs its own bundle with FUNCTION set, the database URL from the Secret', () => {
+    const container = onlyContainer(service());
+    expect(container.command).toEqual(['node', `dist/functions/${name}/main.js`]);
+    const env = new Map((container.env ?? []).map((variable) => [variable.name, variable]));
+    expect(env.get('FUNCTION')?.value).toBe(name);
+    expect(env.get('DATABASE_URL')).toEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'knfn-database', key: 'url' } } });
+    expect(env.get('DATABASE_WS_PROXY')?.value).toBe(cluster.wsProxy);
+    expect(env.get('MIGRATE_ON_START')?.value).toBe('false');
+  });
+
+  it('has resource requests and limits', () => {
+    const { resources } = onlyContainer(service());
+    expect(Object.keys(resources?.requests ?? {}).sort()).toEqual(['cpu', 'memory']);
+    expect(Object.keys(resources?.limits ?? {}).sort()).toEqual(['cpu', 'memory']);
+  });
+
+  it('runs as a fixed non-root uid with a read-only root, no privileges and no API token', () => {
+    expect(onlyContainer(service()).securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(service().spec?.template?.spec?.automountServiceAccountToken).toBe(false);
+    expect(service().spec?.template?.metadata?.labels?.['app.kubernetes.io/part-of']).toBe('knfn');
+  });
+});
+
+it('points log-output at the pings Service inside the cluster', () => {
+  const logOutput = functionServices.find((object) => object.metadata.name === 'log-output');
+  const env = logOutput?.spec?.template?.spec?.containers?.[0]?.env ?? [];
+  expect(env.find((variable) => variable.name === 'PINGS_URL')?.value).toBe('http://pings.knfn.svc.cluster.local/pings');
+});
+
+it('func.yaml deploys the same image with the runtime health endpoints and the Secret', () => {
+  const func = parse(readFileSync(join(root, 'func.yaml'), 'utf8')) as {
+    specVersion: string;
+    image: string;
+    run: { envs: { name: string; value: string }[] };
+    deploy: { namespace: string; healthEndpoints: Record<string, string> };
+  };
+  expect(func.specVersion).toBe('0.36.0');
+  expect(func.image).toBe(cluster.image);
+  expect(func.deploy.namespace).toBe(cluster.namespace);
+  expect(func.deploy.healthEndpoints).toEqual({ liveness: '/health', readiness: '/health/ready' });
+  expect(func.run.envs.find((variable) => variable.name === 'DATABASE_URL')?.value).toBe('{{ secret:knfn-database:url }}');
+});
