@@ -23,6 +23,20 @@ describe('parseInput', () => {
   });
 });
 
+describe('NUL characters', () => {
+  it('are rejected with a 400 naming the field, at any depth', () => {
+    const schema = z.object({ note: z.object({ text: z.string() }) });
+    try {
+      parseInput(schema, { note: { text: 'a\u0000b' } }, 'body');
+      expect.unreachable();
+    } catch (error) {
+      const { status, body } = describeError(error);
+      expect(status).toBe(400);
+      expect(body.error.message).toBe('body.note.text: must not contain NUL (U+0000) characters');
+    }
+  });
+});
+
 describe('readJsonBody', () => {
   const app = new Hono().post('/', async (c) => c.json({ got: await readJsonBody(c) }));
   app.onError((error, c) => {

@@ -8,12 +8,27 @@ import { ApiError } from './errors.ts';
  */
 export function parseInput<T>(schema: z.ZodType<T>, input: unknown, where: 'query' | 'body' | 'path' | 'header'): T {
   const result = schema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) {
+    const nulAt = findNulCharacter(result.data, [where]);
+    // PostgreSQL text cannot hold U+0000: let it through and the insert fails as a 500.
+    if (nulAt) throw new ApiError(400, 'invalid_input', `${nulAt.join('.')}: must not contain NUL (U+0000) characters`);
+    return result.data;
+  }
   const problems = result.error.issues.map((issue) => {
     const field = [where, ...issue.path.map(String)].join('.');
     return `${field}: ${issue.message}`;
   });
   throw new ApiError(400, 'invalid_input', problems.join('; '));
+}
+
+function findNulCharacter(value: unknown, path: string[]): string[] | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const found = findNulCharacter(child, [...path, key]);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Reads a JSON request body, answering 415 for another content type and 400 for malformed JSON. */

@@ -7,7 +7,9 @@ export interface Cursor {
   id: string;
 }
 
-export const cursorPattern = /^\d{1,19}\.\d{1,19}$/;
+// 16 digits of microseconds reach the year 2286 and 18 digits of id stay inside bigint, so a
+// well-formed cursor can never overflow the SQL types it is compared with.
+export const cursorPattern = /^\d{1,16}\.\d{1,18}$/;
 
 export function encodeCursor(cursor: Cursor): string {
   return `${cursor.micros}.${cursor.id}`;

@@ -1,9 +1,12 @@
 import { HTTP } from 'cloudevents';
+import { z } from 'zod';
 import type { CloudEventV1 } from 'cloudevents';
 import { ApiError } from '../../runtime/errors.ts';
 import { parseInput } from '../../runtime/validate.ts';
 import { messageSavedType, messageSchema } from '../save/message.ts';
 import type { Message } from '../save/message.ts';
+
+const eventIdSchema = z.object({ id: z.string().min(1).max(256) });
 
 export interface SavedMessageEvent {
   id: string;
@@ -25,7 +28,8 @@ export function readMessageEvent(headers: Record<string, string>, body: string):
   if (event.type !== messageSavedType) {
     throw new ApiError(400, 'invalid_event', `event type must be ${messageSavedType}, got ${event.type}`);
   }
-  return { id: event.id, message: parseInput(messageSchema, event.data, 'body') };
+  const { id } = parseInput(eventIdSchema, { id: event.id }, 'header');
+  return { id, message: parseInput(messageSchema, event.data, 'body') };
 }
 
 function describe(error: unknown): string {

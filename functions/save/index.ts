@@ -3,11 +3,20 @@ import type { Context } from 'hono';
 import { accepts } from 'hono/accepts';
 import { defineFunction, runtimeBindings } from '../../runtime/define-function.ts';
 import type { AppEnv } from '../../runtime/define-function.ts';
+import { ApiError } from '../../runtime/errors.ts';
 import { parseInput, readJsonBody } from '../../runtime/validate.ts';
 import { messageSchema } from './message.ts';
 import { publishMessage } from './publish.ts';
 
 const formTypes = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
+
+async function readFormBody(c: Context<AppEnv>): Promise<unknown> {
+  try {
+    return await c.req.parseBody();
+  } catch {
+    throw new ApiError(400, 'invalid_body', 'body is not a valid form (check the multipart boundary)');
+  }
+}
 
 function sinkOf(c: Context<AppEnv>): string | undefined {
   return runtimeBindings(c).sink;
@@ -20,7 +29,7 @@ const app = new Hono<AppEnv>()
   })
   .post('/save', async (c) => {
     const isForm = formTypes.test(c.req.header('content-type') ?? '');
-    const body = isForm ? await c.req.parseBody() : await readJsonBody(c);
+    const body = isForm ? await readFormBody(c) : await readJsonBody(c);
     const message = parseInput(messageSchema, body, 'body');
     const id = await publishMessage(sinkOf(c), message);
     // A browser's form post lands on the board, where the message shows once the worker stored it.
