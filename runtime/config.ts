@@ -58,6 +58,7 @@ const envSchema = z.object({
     .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1))
     .default(['RS256', 'ES256']),
   AUTH_KEYS_TTL_MS: positiveInt(86_400_000).default(300_000),
+  REQUEST_TIMEOUT_MS: positiveInt(3_600_000).default(30_000),
   MAX_BODY_BYTES: positiveInt(100 * 1024 * 1024).default(1024 * 1024),
   PINGS_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   K_SERVICE: z.string().optional(),
@@ -82,6 +83,8 @@ export interface Config {
   sink: string | undefined;
   /** CORS origins and the request body limit every function applies. */
   http: { allowedOrigins: string[]; maxBodyBytes: number };
+  /** A request whose headers and body have not fully arrived by then is answered 408 and closed. */
+  requestTimeoutMs: number;
   /** Bearer-JWT verification for protected routes; undefined: every route is open. */
   auth: AuthConfig | undefined;
   /** The pings function's URL for log-output (its Knative route in the cluster); undefined: this process. */
@@ -153,6 +156,7 @@ function toConfig(env: Env): Config {
     sink: env.K_SINK,
     pingsUrl: env.PINGS_URL,
     http: { allowedOrigins: env.ALLOWED_ORIGINS, maxBodyBytes: env.MAX_BODY_BYTES },
+    requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     auth: env.AUTH_JWKS_URL
       ? {
           jwksUrl: env.AUTH_JWKS_URL,

@@ -67,7 +67,16 @@ export async function startServer(config: Config, available: readonly FunctionDe
 
   const server = await new Promise<Server>((resolve, reject) => {
     const fetch = (request: Request, env: object) => app.fetch(request, { ...env, ...bindings });
-    const created = serve({ fetch, port: config.port, hostname: config.host }, () => resolve(created as Server));
+    // Node checks these timeouts only every connectionsCheckingInterval (30 s by default), so a
+    // slow or truncated body could hold a connection far past the limit without a shorter one.
+    const serverOptions = {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs),
+    };
+    const created = serve({ fetch, port: config.port, hostname: config.host, serverOptions }, () =>
+      resolve(created as Server),
+    );
     created.once('error', reject);
   });
   server.on('error', (error) => log.error('server error', { error }));
