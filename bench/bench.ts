@@ -1,0 +1,72 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { measureColdStarts } from './cold-start.ts';
+import type { ColdStart } from './cold-start.ts';
+import { projectRoot } from './processes.ts';
+import { formatReport } from './report.ts';
+import type { Goal } from './report.ts';
+import { prepare, scenarios } from './scenarios.ts';
+import type { RunningScenario, ScenarioResult } from './scenarios.ts';
+
+const plan = {
+  connections: Number(process.env['BENCH_CONNECTIONS'] ?? 50),
+  seconds: Number(process.env['BENCH_SECONDS'] ?? 5),
+  runs: Number(process.env['BENCH_RUNS'] ?? 3),
+};
+const skipColdStart = process.env['BENCH_COLD_START'] === 'false';
+
+type Key = keyof typeof scenarios;
+const keys = Object.keys(scenarios) as Key[];
+const running = new Map<Key, RunningScenario>();
+try {
+  for (const key of keys) {
+    process.stderr.write(`bench: starting and warming up ${scenarios[key].name}\n`);
+    running.set(key, await prepare(scenarios[key], plan.connections));
+  }
+  // Scenarios take turns run by run, so drift in a shared machine's load hits all of them alike
+  // instead of biasing whichever ran last; idle servers in between cost next to nothing.
+  for (let i = 1; i <= plan.runs; i += 1) {
+    for (const key of keys) {
+      process.stderr.write(`bench: run ${i}/${plan.runs} ${scenarios[key].name}\n`);
+      await running.get(key)?.runOnce(plan.connections, plan.seconds);
+    }
+  }
+} finally {
+  await Promise.all([...running.values()].map((scenario) => scenario.stop()));
+}
+const results = Object.fromEntries(keys.map((key) => [key, running.get(key)?.result()])) as Record<Key, ScenarioResult>;
+const coldStarts: ColdStart[] = [];
+if (!skipColdStart) {
+  process.stderr.write('bench: cold start ...\n');
+  coldStarts.push(...(await measureColdStarts()));
+}
+
+const { product, naive, ceiling, productNoStats } = results;
+const all = Object.values(results);
+const statsCost = 1 - product.rps / productNoStats.rps;
+const goals: Goal[] = [
+  { goal: 'product >= 3x naive', actual: `${(product.rps / naive.rps).toFixed(2)}x`, pass: product.rps >= 3 * naive.rps },
+  {
+    goal: 'product >= 50% of ceiling',
+    actual: `${((100 * product.rps) / ceiling.rps).toFixed(0)}%`,
+    pass: product.rps >= 0.5 * ceiling.rps,
+  },
+  {
+    goal: 'zero errors, counter == 2xx answers',
+    actual: all.map((result) => `${result.errors}/${result.counterMismatch ?? '-'}`).join(' '),
+    pass: all.every((result) => result.errors === 0 && (result.counterMismatch ?? 0) === 0),
+  },
+  { goal: 'stats recording costs <= 5% rps', actual: `${(100 * statsCost).toFixed(1)}%`, pass: statsCost <= 0.05 },
+];
+
+process.stdout.write(`${formatReport(all, goals, coldStarts)}\n`);
+process.stdout.write(
+  `\n${plan.connections} connections, medians of ${plan.runs} runs of ~${plan.seconds}s each, autocannon in its own ` +
+    `process on the same ${availableParallelism()}-CPU machine as the server and PostgreSQL.\n`,
+);
+
+await mkdir(`${projectRoot}bench/results`, { recursive: true });
+const report = { at: new Date().toISOString(), plan, cpus: availableParallelism(), node: process.version, results, goals, coldStarts };
+await writeFile(`${projectRoot}bench/results/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
+process.stdout.write('wrote bench/results/latest.json\n');
+if (!goals.every((goal) => goal.pass)) process.exitCode = 1;

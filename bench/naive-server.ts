@@ -1,0 +1,32 @@
+import { serve } from '@hono/node-server';
+import { Pool, neonConfig } from '@neondatabase/serverless';
+import { Hono } from 'hono';
+import ws from 'ws';
+import { startWsBridge } from '../db/ws-bridge.ts';
+import { createLogger } from '../runtime/logger.ts';
+
+/**
+ * The naive baseline: one `UPDATE ... RETURNING` per request over a plain pool. Same driver, same
+ * WebSocket bridge, same pool size and HTTP stack as the product, so only the coalescing differs.
+ * Expects a migrated database with the counter row seeded (bench/database.ts does both).
+ */
+const databaseUrl = new URL(process.env['DATABASE_URL'] ?? '');
+const port = Number(process.env['PORT']);
+const log = createLogger({ level: 'warn', base: {} });
+
+const bridge = await startWsBridge({ target: { host: databaseUrl.hostname, port: Number(databaseUrl.port || 5432) }, log });
+neonConfig.webSocketConstructor = ws;
+neonConfig.wsProxy = bridge.proxyAddress;
+neonConfig.useSecureWebSocket = false;
+neonConfig.pipelineTLS = false;
+neonConfig.pipelineConnect = false;
+const pool = new Pool({ connectionString: databaseUrl.toString(), max: 10 });
+
+const app = new Hono()
+  .get('/health', (c) => c.text('ok'))
+  .get('/pingpong', async (c) => {
+    const result = await pool.query<{ count: string }>('UPDATE ping_count SET count = count + 1 WHERE id = 1 RETURNING count');
+    return c.text(`pong ${result.rows[0]?.count}`);
+  });
+
+serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });

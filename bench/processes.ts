@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+export const projectRoot = new URL('../', import.meta.url).pathname;
+
+export interface BenchProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly output: () => string;
+  stop(): Promise<void>;
+}
+
+/** A free loopback port, so servers can run at LOG_LEVEL=warn without logging their address. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts `node <args>` with PORT set and resolves once GET `readyPath` answers 200. */
+export async function startProcess(
+  args: string[],
+  env: Record<string, string>,
+  readyPath = '/health',
+  timeoutMs = 30_000,
+): Promise<BenchProcess & { startedInMs: number }> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: projectRoot,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}:\n${output}`);
+    if (performance.now() - started > timeoutMs) {
+      await stop();
+      throw new Error(`${args.join(' ')} did not answer ${readyPath} within ${timeoutMs} ms:\n${output}`);
+    }
+    const status = await fetch(`${url}${readyPath}`).then(
+      (response) => response.arrayBuffer().then(() => response.status),
+      () => 0,
+    );
+    if (status === 200) return { child, url, output: () => output, stop, startedInMs: performance.now() - started };
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Resident set size of a running process in KiB, from /proc (Linux only). */
+export async function residentKib(pid: number): Promise<number | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return match?.[1] ? Number(match[1]) : undefined;
+}
