@@ -1,6 +1,9 @@
 import { bigint, bigserial, doublePrecision, index, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
 
-/** The ping-pong counter: a single row (id 1) incremented by every answered `pong N`. */
+/** The id of the one `ping_count` row; pingpong writes it and pings reads it. */
+export const pingCounterId = 1;
+
+/** The ping-pong counter: a single row (id `pingCounterId`) incremented by every answered `pong N`. */
 export const pingCount = pgTable('ping_count', {
   id: serial('id').primaryKey(),
   count: bigint('count', { mode: 'number' }).notNull().default(0),

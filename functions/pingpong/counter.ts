@@ -1,10 +1,8 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
-import { pingCount } from '../../db/schema.ts';
+import { pingCount, pingCounterId } from '../../db/schema.ts';
 import { createBatcher } from './coalescer.ts';
 import type { TakeNumber } from './coalescer.ts';
-
-const counterId = 1;
 
 /**
  * One batcher per database handle rather than a module global: tests open several databases in
@@ -31,7 +29,7 @@ export function nextPong(db: Database): Promise<number> {
 async function addPongs(db: Database, k: number): Promise<number> {
   const [row] = await db
     .insert(pingCount)
-    .values({ id: counterId, count: k })
+    .values({ id: pingCounterId, count: k })
     .onConflictDoUpdate({
       target: pingCount.id,
       set: { count: sql`${pingCount.count} + ${k}`, updatedAt: sql`now()` },

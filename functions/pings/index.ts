@@ -2,13 +2,13 @@ import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { accepts } from 'hono/accepts';
 import type { Database } from '../../db/client.ts';
-import { pingCount } from '../../db/schema.ts';
+import { pingCount, pingCounterId } from '../../db/schema.ts';
 import { defineFunction } from '../../runtime/define-function.ts';
 import type { AppEnv } from '../../runtime/define-function.ts';
 
 /** The number of pongs answered so far (0 before the first). */
 async function currentPings(db: Database): Promise<number> {
-  const [row] = await db.select({ count: pingCount.count }).from(pingCount).where(eq(pingCount.id, 1));
+  const [row] = await db.select({ count: pingCount.count }).from(pingCount).where(eq(pingCount.id, pingCounterId));
   return row?.count ?? 0;
 }
 
