@@ -1,25 +1,19 @@
 import { serve } from '@hono/node-server';
-import { Pool, neonConfig } from '@neondatabase/serverless';
+import { Pool } from '@neondatabase/serverless';
 import { Hono } from 'hono';
-import ws from 'ws';
-import { startWsBridge } from '../db/ws-bridge.ts';
+import { configureDriver } from '../db/neon.ts';
 import { createLogger } from '../runtime/logger.ts';
 
 /**
- * The naive baseline: one `UPDATE ... RETURNING` per request over a plain pool. Same driver, same
- * WebSocket bridge, same pool size and HTTP stack as the product, so only the coalescing differs.
+ * The naive baseline: one `UPDATE ... RETURNING` per request over a plain pool. Same driver and driver
+ * settings, same WebSocket bridge, same pool size and HTTP stack as the product, so only the coalescing differs.
  * Expects a migrated database with the counter row seeded (bench/database.ts does both).
  */
 const databaseUrl = new URL(process.env['DATABASE_URL'] ?? '');
 const port = Number(process.env['PORT']);
 const log = createLogger({ level: 'warn', base: {} });
 
-const bridge = await startWsBridge({ target: { host: databaseUrl.hostname, port: Number(databaseUrl.port || 5432) }, log });
-neonConfig.webSocketConstructor = ws;
-neonConfig.wsProxy = bridge.proxyAddress;
-neonConfig.useSecureWebSocket = false;
-neonConfig.pipelineTLS = false;
-neonConfig.pipelineConnect = false;
+await configureDriver({ url: databaseUrl.toString(), wsProxy: undefined, wsSecure: false }, log);
 const pool = new Pool({ connectionString: databaseUrl.toString(), max: 10 });
 
 const app = new Hono()
