@@ -37,7 +37,7 @@ describe('createBatcher', () => {
 
   it('queues requests arriving during a statement for the next batch, one statement at a time', async () => {
     const counter = controlledCounter();
-    const take = createBatcher(counter.add);
+    const take = createBatcher(counter.add, { maxInFlight: 1 });
     const first = [take(), take()];
     while (counter.batches.length === 0) await new Promise((resolve) => setImmediate(resolve));
     const second = Array.from({ length: 7 }, () => take());
@@ -50,9 +50,29 @@ describe('createBatcher', () => {
     expect(counter.batches).toEqual([2, 7]);
   });
 
+  it('keeps two statements in flight and numbers each batch by its own total, whatever order replies come in', async () => {
+    const counter = controlledCounter();
+    const take = createBatcher(counter.add);
+    const first = [take(), take()];
+    while (counter.batches.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const second = Array.from({ length: 3 }, () => take());
+    while (counter.batches.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    const third = [take()];
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(counter.batches).toEqual([2, 3]);
+    // The database committed the second statement first: it holds 1..3, the first 4..5.
+    counter.pending.splice(1, 1)[0]?.settle();
+    expect(await Promise.all(second)).toEqual([1, 2, 3]);
+    await counter.finishNext();
+    expect(await Promise.all(first)).toEqual([4, 5]);
+    await counter.finishNext();
+    expect(await Promise.all(third)).toEqual([6]);
+    expect(counter.batches).toEqual([2, 3, 1]);
+  });
+
   it('caps the batch size', async () => {
     const counter = controlledCounter();
-    const take = createBatcher(counter.add, 3);
+    const take = createBatcher(counter.add, { maxBatch: 3 });
     const all = Array.from({ length: 7 }, () => take());
     for (let i = 0; i < 3; i += 1) await counter.finishNext();
     expect(await Promise.all(all)).toEqual([1, 2, 3, 4, 5, 6, 7]);

@@ -9,27 +9,36 @@ interface Waiter {
   reject(reason: unknown): void;
 }
 
+export interface BatcherOptions {
+  /** Largest k of one statement. */
+  maxBatch?: number;
+  /**
+   * Statements in flight at once. Two keep the database busy: the next batch is already waiting
+   * for the row lock while the current one commits, instead of one network round trip later.
+   */
+  maxInFlight?: number;
+}
+
 /**
- * Coalesces concurrent increments of one counter into a single `count = count + k` statement, so
- * a process pays one row lock per batch instead of one per request. The statement returns the new
- * total N, and the k waiters of that batch get N-k+1 .. N in arrival order; since the database
- * serialises the statements, numbers stay unique and gap-free across processes too.
+ * Coalesces concurrent increments of one counter into `count = count + k` statements, so a
+ * process pays one row lock per batch instead of one per request. Each statement returns the new
+ * total N, and the k waiters of that batch get N-k+1 .. N in arrival order. The database
+ * serialises the statements, so numbers stay unique and gap-free across statements in flight and
+ * across processes, whatever order the replies arrive in.
  *
- * At most one statement is in flight: requests arriving meanwhile wait for the next batch, which
- * is what makes batches grow with load. A failed statement rejects every waiter of its batch with
- * its error and hands out no numbers; the next batch is tried afresh.
+ * Requests arriving while every slot is busy wait for the next batch, which is what makes batches
+ * grow with load. A failed statement rejects every waiter of its batch with its error and hands
+ * out no numbers; the next batch is tried afresh.
  */
-export function createBatcher(add: AddToCounter, maxBatch = 1000): TakeNumber {
+export function createBatcher(add: AddToCounter, { maxBatch = 1000, maxInFlight = 2 }: BatcherOptions = {}): TakeNumber {
   let queue: Waiter[] = [];
-  let inFlight = false;
+  let inFlight = 0;
   let scheduled = false;
 
-  const flush = () => {
-    scheduled = false;
-    if (inFlight || queue.length === 0) return;
+  const startBatch = () => {
     const batch = queue.slice(0, maxBatch);
     queue = queue.slice(batch.length);
-    inFlight = true;
+    inFlight += 1;
     const k = batch.length;
     // A synchronous throw from `add` must fail the batch like a rejection, not the caller.
     new Promise<number>((resolve) => resolve(add(k)))
@@ -41,17 +50,22 @@ export function createBatcher(add: AddToCounter, maxBatch = 1000): TakeNumber {
         for (const waiter of batch) waiter.reject(error);
       })
       .finally(() => {
-        inFlight = false;
+        inFlight -= 1;
         flush();
       });
+  };
+
+  const flush = () => {
+    scheduled = false;
+    while (inFlight < maxInFlight && queue.length > 0) startBatch();
   };
 
   return function takeNumber() {
     return new Promise<number>((resolve, reject) => {
       queue.push({ resolve, reject });
-      // When idle, wait for the rest of this event-loop turn: requests parsed from the same read
-      // of the sockets then share the first statement instead of the first one going alone.
-      if (!inFlight && !scheduled) {
+      // With a free slot, wait for the rest of this event-loop turn: requests parsed from the
+      // same read of the sockets then share one statement instead of the first one going alone.
+      if (inFlight < maxInFlight && !scheduled) {
         scheduled = true;
         setImmediate(flush);
       }
