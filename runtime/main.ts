@@ -4,12 +4,16 @@ import { redact } from './logger.ts';
 import { startServer } from './server.ts';
 
 /**
- * The process entry: `npm start` (every function on one port) and each container
- * (`FUNCTION=<name>`). Nothing else reads the environment or listens.
+ * The process entry: `npm start` (every function on one port), `npm start -- --isolated` (each
+ * function its own process, scaled to zero when idle) and each container (`FUNCTION=<name>`).
+ * Nothing else reads the environment or listens.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const server = await startServer(config, allFunctions);
+  const server = process.argv.includes('--isolated')
+    ? // Loaded on demand: containers never run the gateway and need not parse it.
+      await (await import('./isolated/index.ts')).startIsolated(config, allFunctions)
+    : await startServer(config, allFunctions);
 
   // A dying idle connection or a stray rejection must not take down an instance serving others.
   process.on('unhandledRejection', (reason) => server.log.error('unhandled rejection', { error: reason }));
