@@ -2,18 +2,16 @@ import { serve } from '@hono/node-server';
 import { Pool } from '@neondatabase/serverless';
 import { Hono } from 'hono';
 import { configureDriver } from '../db/neon.ts';
-import { createLogger } from '../runtime/logger.ts';
 
 /**
  * The naive baseline: one `UPDATE ... RETURNING` per request over a plain pool. Same driver and driver
- * settings, same WebSocket bridge, same pool size and HTTP stack as the product, so only the coalescing differs.
+ * settings (so the same socket to PostgreSQL), same pool size and HTTP stack as the product, so only the coalescing differs.
  * Expects a migrated database with the counter row seeded (bench/database.ts does both).
  */
 const databaseUrl = new URL(process.env['DATABASE_URL'] ?? '');
 const port = Number(process.env['PORT']);
-const log = createLogger({ level: 'warn', base: {} });
 
-await configureDriver({ url: databaseUrl.toString(), wsProxy: undefined, wsSecure: false }, log);
+configureDriver({ url: databaseUrl.toString(), wsProxy: undefined, wsSecure: false });
 const pool = new Pool({ connectionString: databaseUrl.toString(), max: 10 });
 
 const app = new Hono()

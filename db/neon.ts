@@ -9,8 +9,8 @@ import { DatabaseUnavailableError } from './errors.ts';
 import { migrationsTable, withDeadline } from './database.ts';
 import type { Database, DatabaseHandle, QueryObserver } from './database.ts';
 import * as schema from './schema.ts';
-import { startWsBridge } from './ws-bridge.ts';
-import type { WsBridge } from './ws-bridge.ts';
+import { CoalescingWebSocket } from './coalescing-websocket.ts';
+import { DirectSocket, directProxy } from './direct-socket.ts';
 
 type PostgresConfig = Extract<DatabaseConfig, { kind: 'postgres' }>;
 
@@ -19,7 +19,7 @@ const migrationLockKey = 7_240_315_001;
 
 /**
  * PostgreSQL through @neondatabase/serverless over WebSocket: through the configured wsproxy (the
- * cluster), Neon's own proxy (a *.neon.tech host), or a loopback bridge started here (local dev).
+ * cluster), Neon's own proxy (a *.neon.tech host), or straight to DATABASE_URL (local, see DirectSocket).
  * The pool connects lazily, so opening costs no round trip and cold starts stay short.
  */
 export async function openNeon(
@@ -27,7 +27,7 @@ export async function openNeon(
   log: Logger,
   observer: QueryObserver,
 ): Promise<DatabaseHandle> {
-  const bridge = await configureDriver(config, log);
+  configureDriver(config);
 
   const pool = new Pool({
     connectionString: config.url,
@@ -69,40 +69,37 @@ export async function openNeon(
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: async () => {
       await pool.end();
-      await bridge?.close();
     },
   };
 }
 
 /**
- * Points the driver at its WebSocket proxy: the configured wsproxy (the cluster), Neon's own (a
- * *.neon.tech host), or a loopback bridge started here (local dev and tests), which is returned
- * so its owner can close it. The settings are module-global in the driver, hence one place.
+ * Points the driver at its way to PostgreSQL: the configured wsproxy (the cluster), Neon's own
+ * (a *.neon.tech host), or, with neither, plain TCP to DATABASE_URL's server (local runs, tests,
+ * the bench; see DirectSocket). The settings are module-global in the driver, hence one place.
  */
-export async function configureDriver(
-  config: Pick<PostgresConfig, 'url' | 'wsProxy' | 'wsSecure'>,
-  log: Logger,
-): Promise<WsBridge | undefined> {
+export function configureDriver(config: Pick<PostgresConfig, 'url' | 'wsProxy' | 'wsSecure'>): void {
   const url = new URL(config.url);
-  neonConfig.webSocketConstructor = ws;
-  if (url.hostname.endsWith('.neon.tech')) return undefined;
-  let bridge: WsBridge | undefined;
-  let proxy = config.wsProxy;
-  if (proxy === undefined) {
-    bridge = await startWsBridge({ target: { host: url.hostname, port: Number(url.port || 5432) }, log });
-    proxy = bridge.proxyAddress;
-    log.info('started local WebSocket bridge to PostgreSQL', { proxy });
+  if (url.hostname.endsWith('.neon.tech')) {
+    neonConfig.webSocketConstructor = ws;
+    return;
   }
-  neonConfig.wsProxy = proxy;
-  neonConfig.useSecureWebSocket = config.wsSecure;
+  if (config.wsProxy === undefined) {
+    neonConfig.webSocketConstructor = DirectSocket as unknown as typeof ws;
+    neonConfig.wsProxy = directProxy;
+    neonConfig.useSecureWebSocket = false;
+  } else {
+    neonConfig.webSocketConstructor = CoalescingWebSocket;
+    neonConfig.wsProxy = config.wsProxy;
+    neonConfig.useSecureWebSocket = config.wsSecure;
+  }
   // Pipelining assumes Neon's proxy with cleartext passwords; a plain server may use SCRAM.
   neonConfig.pipelineTLS = false;
   neonConfig.pipelineConnect = false;
-  // The driver coalesces writes with setTimeout(0), which delays every statement by at least a
-  // millisecond: measured here, `select 1` took 1.6 ms with it and 0.35 ms without. Worth it over
-  // the internet to Neon, not to a proxy beside the database.
+  // The driver's own write coalescing waits for setTimeout(0): `select 1` took 1.6 ms with it and
+  // 0.35 ms without. Worth it over the internet to Neon, not beside the database; both sockets
+  // above coalesce a statement's writes without a timer.
   neonConfig.coalesceWrites = false;
-  return bridge;
 }
 
 /** Times every statement sent through the pool or through a client checked out of it. */
