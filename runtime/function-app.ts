@@ -50,7 +50,7 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
     const route = matchedRoute(c, status);
     services.metrics.requestFinished({ function: definition.name, method: c.req.method, route, status }, seconds);
     services.requestStats?.record(definition.name, c.req.method, route, status, seconds * 1000);
-    const fields = { requestId: c.var.requestId, method: c.req.method, path: c.req.path, route, status, ms: round(seconds * 1000) };
+    const fields = { requestId: c.get('requestId'), method: c.req.method, path: c.req.path, route, status, ms: round(seconds * 1000) };
     if (status >= 500) functionLog.error('request failed', fields);
     else functionLog.info('request', fields);
   });
@@ -67,7 +67,7 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
   app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
   app.use(async function provideServices(c, next) {
     if (services.database) c.set('db', services.database.db);
-    c.set('log', functionLog.child({ requestId: c.var.requestId }));
+    c.set('log', functionLog.child({ requestId: c.get('requestId') }));
     await next();
   });
 

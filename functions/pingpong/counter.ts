@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.ts';
 import { pingCount, pingCounterId } from '../../db/schema.ts';
 import { createBatcher } from './coalescer.ts';
@@ -19,14 +19,32 @@ const batchers = new WeakMap<Database, TakeNumber>();
 export function nextPong(db: Database): Promise<number> {
   let take = batchers.get(db);
   if (!take) {
-    take = createBatcher((k) => addPongs(db, k));
+    const add = addToCounter(db);
+    take = createBatcher(add);
     batchers.set(db, take);
   }
   return take();
 }
 
-/** Adds `k` in one autocommit statement and returns the new total. */
-async function addPongs(db: Database, k: number): Promise<number> {
+/**
+ * Adds `k` in one autocommit statement and returns the new total. The hot path is a prepared
+ * UPDATE (parsed and planned once per connection, no query building per batch); only while the
+ * row does not exist yet does it fall back to the upsert, which creates it.
+ */
+function addToCounter(db: Database): (k: number) => Promise<number> {
+  const update = db
+    .update(pingCount)
+    .set({ count: sql`${pingCount.count} + ${sql.placeholder('k')}`, updatedAt: sql`now()` })
+    .where(eq(pingCount.id, pingCounterId))
+    .returning({ count: pingCount.count })
+    .prepare('knfn_add_pongs');
+  return async (k) => {
+    const [row] = await update.execute({ k });
+    return row ? row.count : upsertPongs(db, k);
+  };
+}
+
+async function upsertPongs(db: Database, k: number): Promise<number> {
   const [row] = await db
     .insert(pingCount)
     .values({ id: pingCounterId, count: k })

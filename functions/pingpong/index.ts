@@ -8,5 +8,5 @@ export default defineFunction({
   description: 'GET /pingpong answers `pong N`, N committed to the counter before the reply.',
   routes: ['/pingpong'],
   scale: { min: 0, max: 10, target: 100 },
-  app: new Hono<AppEnv>().get('/pingpong', async (c) => c.text(`pong ${await nextPong(c.var.db)}`)),
+  app: new Hono<AppEnv>().get('/pingpong', async (c) => c.text(`pong ${await nextPong(c.get('db'))}`)),
 });
