@@ -1,7 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { buildBenchBundles } from './bundles.ts';
 import { measureColdStarts } from './cold-start.ts';
 import type { ColdStart } from './cold-start.ts';
+import { measurePipeline } from './pipeline.ts';
+import type { PipelineResult } from './pipeline.ts';
 import { projectRoot } from './processes.ts';
 import { formatReport } from './report.ts';
 import type { Goal } from './report.ts';
@@ -14,6 +17,10 @@ const plan = {
   runs: Number(process.env['BENCH_RUNS'] ?? 3),
 };
 const skipColdStart = process.env['BENCH_COLD_START'] === 'false';
+const pipelineSaves = Number(process.env['BENCH_PIPELINE_SAVES'] ?? 2000);
+
+process.stderr.write('bench: building the production bundles\n');
+const bundles = await buildBenchBundles();
 
 type Key = keyof typeof scenarios;
 const keys = Object.keys(scenarios) as Key[];
@@ -21,7 +28,7 @@ const running = new Map<Key, RunningScenario>();
 try {
   for (const key of keys) {
     process.stderr.write(`bench: starting and warming up ${scenarios[key].name}\n`);
-    running.set(key, await prepare(scenarios[key], plan.connections));
+    running.set(key, await prepare(scenarios[key], bundles, plan.connections));
   }
   // Scenarios take turns run by run, so drift in a shared machine's load hits all of them alike
   // instead of biasing whichever ran last; idle servers in between cost next to nothing.
@@ -35,10 +42,15 @@ try {
   await Promise.all([...running.values()].map((scenario) => scenario.stop()));
 }
 const results = Object.fromEntries(keys.map((key) => [key, running.get(key)?.result()])) as Record<Key, ScenarioResult>;
-const coldStarts: ColdStart[] = [];
+let coldStart: { product: ColdStart; bare: ColdStart } | undefined;
 if (!skipColdStart) {
-  process.stderr.write('bench: cold start ...\n');
-  coldStarts.push(...(await measureColdStarts()));
+  process.stderr.write('bench: cold starts ...\n');
+  coldStart = await measureColdStarts(bundles);
+}
+let pipeline: PipelineResult | undefined;
+if (pipelineSaves > 0) {
+  process.stderr.write(`bench: message pipeline, ${pipelineSaves} saves ...\n`);
+  pipeline = await measurePipeline(bundles, pipelineSaves);
 }
 
 const { product, naive, ceiling, productNoStats } = results;
@@ -58,15 +70,37 @@ const goals: Goal[] = [
   },
   { goal: 'stats recording costs <= 5% rps', actual: `${(100 * statsCost).toFixed(1)}%`, pass: statsCost <= 0.05 },
 ];
+if (coldStart) {
+  const { product: cold, bare } = coldStart;
+  goals.push(
+    {
+      goal: 'cold start <= 1.5x bare node:http',
+      actual: `${(cold.firstOkMs / bare.firstOkMs).toFixed(2)}x (${cold.firstOkMs.toFixed(0)} vs ${bare.firstOkMs.toFixed(0)} ms)`,
+      pass: cold.firstOkMs <= 1.5 * bare.firstOkMs,
+    },
+    {
+      goal: 'idle RSS <= 1.3x bare node:http',
+      actual: `${(cold.idleRssMib / bare.idleRssMib).toFixed(2)}x (${cold.idleRssMib.toFixed(1)} vs ${bare.idleRssMib.toFixed(1)} MiB)`,
+      pass: cold.idleRssMib <= 1.3 * bare.idleRssMib,
+    },
+  );
+}
+if (pipeline) {
+  goals.push({
+    goal: 'pipeline: every accepted save stored once',
+    actual: `${pipeline.stored} stored / ${pipeline.accepted} accepted of ${pipeline.saves}`,
+    pass: pipeline.stored === pipeline.accepted && pipeline.accepted === pipeline.saves,
+  });
+}
 
-process.stdout.write(`${formatReport(all, goals, coldStarts)}\n`);
+process.stdout.write(`${formatReport(all, goals, coldStart ? [coldStart.product, coldStart.bare] : [], pipeline)}\n`);
 process.stdout.write(
   `\n${plan.connections} connections, medians of ${plan.runs} runs of ~${plan.seconds}s each, autocannon in its own ` +
     `process on the same ${availableParallelism()}-CPU machine as the server and PostgreSQL.\n`,
 );
 
 await mkdir(`${projectRoot}bench/results`, { recursive: true });
-const report = { at: new Date().toISOString(), plan, cpus: availableParallelism(), node: process.version, results, goals, coldStarts };
+const report = { at: new Date().toISOString(), plan, cpus: availableParallelism(), node: process.version, results, goals, coldStart, pipeline };
 await writeFile(`${projectRoot}bench/results/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
 process.stdout.write('wrote bench/results/latest.json\n');
 if (!goals.every((goal) => goal.pass)) process.exitCode = 1;

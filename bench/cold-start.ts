@@ -1,3 +1,4 @@
+import type { BenchBundles } from './bundles.ts';
 import { freshDatabase } from './database.ts';
 import { residentKib, startProcess } from './processes.ts';
 
@@ -14,44 +15,64 @@ const bareHello =
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
-async function probe(name: string, start: () => ReturnType<typeof startProcess>, tries: number): Promise<ColdStart> {
-  const ms: number[] = [];
-  const rss: number[] = [];
+interface Probe {
+  name: string;
+  start: () => ReturnType<typeof startProcess>;
+}
+
+/** Spawn to first 200, then RSS once the first request's garbage had a moment to settle. */
+async function probeOnce(probe: Probe): Promise<{ ms: number; rssMib: number }> {
+  const server = await probe.start();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return { ms: server.startedInMs, rssMib: ((await residentKib(server.child.pid ?? 0)) ?? Number.NaN) / 1024 };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The probes take turns try by try, so a busy moment of the machine hits both alike. */
+async function probeInTurns(probes: Probe[], tries: number): Promise<ColdStart[]> {
+  const samples = probes.map(() => ({ ms: [] as number[], rss: [] as number[] }));
   for (let i = 0; i < tries; i += 1) {
-    const server = await start();
-    try {
-      ms.push(server.startedInMs);
-      // Let the first request's garbage settle a little so this is closer to idle than to peak.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      rss.push(((await residentKib(server.child.pid ?? 0)) ?? Number.NaN) / 1024);
-    } finally {
-      await server.stop();
+    for (const [index, probe] of probes.entries()) {
+      const { ms, rssMib } = await probeOnce(probe);
+      samples[index]?.ms.push(ms);
+      samples[index]?.rss.push(rssMib);
     }
   }
-  return { name, firstOkMs: median(ms), idleRssMib: median(rss) };
+  return probes.map((probe, index) => ({
+    name: probe.name,
+    firstOkMs: median(samples[index]?.ms ?? []),
+    idleRssMib: median(samples[index]?.rss ?? []),
+  }));
 }
 
 /**
- * Cold start as a scale-from-zero pod sees it, but run from source under tsx, which compiles
- * TypeScript at load and inflates both time and memory; bundled builds are measured elsewhere.
- * The pingpong probe is GET /pingpong, so its first answer includes opening the pool and the
- * first statement; the database is migrated beforehand, as the migration Job would.
+ * Cold start as a scale-from-zero pod sees it: `node <bundle>` of pingpong's production bundle,
+ * database configured, to its first 200 on GET /pingpong, so it includes opening the pool and the
+ * first statement. The database is migrated beforehand, as the migration Job would.
  */
-export async function measureColdStarts(tries = 3): Promise<ColdStart[]> {
+export async function measureColdStarts(bundles: BenchBundles, tries = 5): Promise<{ product: ColdStart; bare: ColdStart }> {
   const database = await freshDatabase();
   try {
-    const pingpong = await probe(
-      'pingpong (node --import tsx runtime/main.ts)',
-      () =>
-        startProcess(
-          ['--import', 'tsx', 'runtime/main.ts'],
-          { LOG_LEVEL: 'warn', FUNCTION: 'pingpong', DATABASE_URL: database.url, MIGRATE_ON_START: 'false' },
-          '/pingpong',
-        ),
+    const [product, bare] = await probeInTurns(
+      [
+        {
+          name: 'pingpong bundle, first GET /pingpong',
+          start: () =>
+            startProcess(
+              [bundles.fn('pingpong')],
+              { LOG_LEVEL: 'warn', FUNCTION: 'pingpong', DATABASE_URL: database.url, MIGRATE_ON_START: 'false' },
+              '/pingpong',
+            ),
+        },
+        { name: 'bare node:http hello world', start: () => startProcess(['-e', bareHello], {}, '/') },
+      ],
       tries,
     );
-    const bare = await probe('bare node:http hello world', () => startProcess(['-e', bareHello], {}, '/'), tries);
-    return [pingpong, bare];
+    if (!product || !bare) throw new Error('cold start probes returned no result');
+    return { product, bare };
   } finally {
     await database.drop();
   }

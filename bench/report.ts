@@ -1,4 +1,5 @@
 import type { ColdStart } from './cold-start.ts';
+import type { PipelineResult } from './pipeline.ts';
 import type { ScenarioResult } from './scenarios.ts';
 
 export interface Goal {
@@ -13,7 +14,12 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }
 
-export function formatReport(results: ScenarioResult[], goals: Goal[], coldStarts: ColdStart[]): string {
+export function formatReport(
+  results: ScenarioResult[],
+  goals: Goal[],
+  coldStarts: ColdStart[],
+  pipeline: PipelineResult | undefined,
+): string {
   const load = table(
     ['scenario', 'rps (median)', 'p99 ms', 'errors', '2xx', 'committed - 2xx'],
     results.map((result) => [
@@ -33,8 +39,26 @@ export function formatReport(results: ScenarioResult[], goals: Goal[], coldStart
   if (coldStarts.length > 0) {
     parts.push(
       table(
-        ['cold start (run from source under tsx)', 'spawn -> first 200 ms', 'RSS after 1st request MiB'],
+        ['cold start (production bundle)', 'spawn -> first 200 ms', 'RSS after 1st request MiB'],
         coldStarts.map((cold) => [cold.name, cold.firstOkMs.toFixed(0), cold.idleRssMib.toFixed(1)]),
+      ),
+    );
+  }
+  if (pipeline) {
+    parts.push(
+      table(
+        ['message pipeline', 'saves', 'senders', 'accepted/s', 'end to end ms', 'stored/s', 'stored'],
+        [
+          [
+            'POST /save -> worker -> /view',
+            String(pipeline.saves),
+            String(pipeline.concurrency),
+            pipeline.acceptedPerSecond.toFixed(0),
+            pipeline.endToEndMs.toFixed(0),
+            pipeline.storedPerSecond.toFixed(0),
+            String(pipeline.stored),
+          ],
+        ],
       ),
     );
   }

@@ -1,3 +1,4 @@
+import type { BenchBundles } from './bundles.ts';
 import { freshDatabase, readCounter } from './database.ts';
 import type { TestDatabase } from './database.ts';
 import { runLoad } from './load.ts';
@@ -9,15 +10,15 @@ export interface Scenario {
   name: string;
   /** Whether the scenario increments ping_count, so committed == 2xx can be checked. */
   counts: boolean;
-  start(database: TestDatabase): Promise<BenchProcess>;
+  start(database: TestDatabase, bundles: BenchBundles): Promise<BenchProcess>;
 }
 
-const product = (statsEnabled: boolean) => (database: TestDatabase) =>
-  startProcess(['--import', 'tsx', 'runtime/main.ts'], {
+const product = (statsEnabled: boolean) => (database: TestDatabase, bundles: BenchBundles) =>
+  startProcess([bundles.fn('pingpong')], {
     LOG_LEVEL: 'warn',
     FUNCTION: 'pingpong',
     DATABASE_URL: database.url,
-    MIGRATE_ON_START: 'true',
+    MIGRATE_ON_START: 'false',
     STATS_ENABLED: String(statsEnabled),
   });
 
@@ -26,9 +27,9 @@ export const scenarios = {
   naive: {
     name: 'naive: one UPDATE per request',
     counts: true,
-    start: (database) => startProcess(['--import', 'tsx', 'bench/naive-server.ts'], { DATABASE_URL: database.url }),
+    start: (database, bundles) => startProcess([bundles.naive], { DATABASE_URL: database.url }),
   },
-  ceiling: { name: 'ceiling: hello world', counts: false, start: () => startProcess(['--import', 'tsx', 'bench/ceiling-server.ts'], {}) },
+  ceiling: { name: 'ceiling: hello world', counts: false, start: (_database, bundles) => startProcess([bundles.ceiling], {}) },
   productNoStats: { name: 'product, STATS_ENABLED=false', counts: true, start: product(false) },
 } satisfies Record<string, Scenario>;
 
@@ -59,9 +60,9 @@ export interface RunningScenario {
  * Fresh database, server process, and a warm-up run by time. Measured runs use a fixed request
  * count sized from the previous run's rate to last about `seconds`.
  */
-export async function prepare(scenario: Scenario, connections: number): Promise<RunningScenario> {
+export async function prepare(scenario: Scenario, bundles: BenchBundles, connections: number): Promise<RunningScenario> {
   const database = await freshDatabase();
-  const server = await scenario.start(database).catch(async (error: unknown) => {
+  const server = await scenario.start(database, bundles).catch(async (error: unknown) => {
     await database.drop();
     throw error;
   });

@@ -10,7 +10,8 @@ export function functionBundle(name: string): string {
 
 const root = new URL('../', import.meta.url).pathname;
 
-const shared: BuildOptions = {
+/** The options every bundle shares; the benchmark builds its baseline servers with them too. */
+export const bundleOptions: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -52,13 +53,13 @@ export async function buildAll(names: readonly string[], outDir = join(root, 'di
   rmSync(outDir, { recursive: true, force: true });
   await Promise.all([
     build({
-      ...shared,
+      ...bundleOptions,
       entryPoints: { main: join(root, 'runtime/main.ts'), migrate: join(root, 'runtime/migrate.ts') },
       outdir: outDir,
     }),
     ...names.map((name) =>
       build({
-        ...shared,
+        ...bundleOptions,
         entryPoints: { main: join(root, 'runtime/main.ts') },
         outdir: join(outDir, 'functions', name),
         plugins: [onlyFunction(name)],
