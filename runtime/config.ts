@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { en } from 'zod/locales';
+import en from 'zod/v4/locales/en.js';
 import type { AuthConfig } from './auth.ts';
 
 // zod/mini rather than zod: this schema is on every cold start, and the full zod bundle is about
@@ -71,6 +71,8 @@ const envSchema = z.object({
   REQUEST_TIMEOUT_MS: z._default(positiveInt(3_600_000), 30_000),
   MAX_BODY_BYTES: z._default(positiveInt(100 * 1024 * 1024), 1024 * 1024),
   PINGS_URL: z.optional(httpUrl('must be an http:// or https:// URL')),
+  ISOLATED_IDLE_MS: z._default(positiveInt(86_400_000), 60_000),
+  ISOLATED_START_TIMEOUT_MS: z._default(positiveInt(600_000), 10_000),
   K_SERVICE: z.optional(z.string()),
   K_REVISION: z.optional(z.string()),
 });
@@ -100,6 +102,8 @@ export interface Config {
   /** The pings function's URL for log-output (its Knative route in the cluster); undefined: this process. */
   pingsUrl: string | undefined;
   service: { name: string | undefined; revision: string | undefined };
+  /** `npm start -- --isolated`: idle time before a function's process is stopped, and how long its start may take. */
+  isolated: { idleMs: number; startTimeoutMs: number };
 }
 
 export type DatabaseConfig =
@@ -177,6 +181,7 @@ function toConfig(env: Env): Config {
         }
       : undefined,
     service: { name: env.K_SERVICE, revision: env.K_REVISION },
+    isolated: { idleMs: env.ISOLATED_IDLE_MS, startTimeoutMs: env.ISOLATED_START_TIMEOUT_MS },
   };
 }
 

@@ -8,7 +8,7 @@ import { createLogger } from '../logger.ts';
 import type { Logger } from '../logger.ts';
 import { selectFunctions } from '../server.ts';
 import { buildBundles } from './bundles.ts';
-import { IsolatedConfigError, loadIsolatedConfig } from './config.ts';
+import { IsolatedConfigError } from './config.ts';
 import { spawnFunction } from './function-process.ts';
 import { createGateway } from './gateway.ts';
 import { createInstance } from './instance.ts';
@@ -32,7 +32,7 @@ export async function startIsolated(
   available: readonly FunctionDefinition[],
   env: Record<string, string | undefined> = process.env,
 ): Promise<IsolatedRunner> {
-  const isolated = loadIsolatedConfig(env);
+  const { isolated } = config;
   if (config.database.kind !== 'postgres') {
     // PGlite is one in-process database; a socket server for it multiplexes every connection onto
     // one session, which breaks concurrent transactions (pingpong's counter).
