@@ -2,7 +2,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { buildBenchBundles } from './bundles.ts';
 import { measureColdStarts } from './cold-start.ts';
-import type { ColdStart } from './cold-start.ts';
 import { measurePipeline } from './pipeline.ts';
 import type { PipelineResult } from './pipeline.ts';
 import { projectRoot } from './processes.ts';
@@ -42,7 +41,7 @@ try {
   await Promise.all([...running.values()].map((scenario) => scenario.stop()));
 }
 const results = Object.fromEntries(keys.map((key) => [key, running.get(key)?.result()])) as Record<Key, ScenarioResult>;
-let coldStart: { product: ColdStart; bare: ColdStart } | undefined;
+let coldStart: Awaited<ReturnType<typeof measureColdStarts>> | undefined;
 if (!skipColdStart) {
   process.stderr.write('bench: cold starts ...\n');
   coldStart = await measureColdStarts(bundles);
@@ -93,7 +92,7 @@ if (pipeline) {
   });
 }
 
-process.stdout.write(`${formatReport(all, goals, coldStart ? [coldStart.product, coldStart.bare] : [], pipeline)}\n`);
+process.stdout.write(`${formatReport(all, goals, coldStart ? [coldStart.product, coldStart.framework, coldStart.bare] : [], pipeline)}\n`);
 process.stdout.write(
   `\n${plan.connections} connections, medians of ${plan.runs} runs of ~${plan.seconds}s each, autocannon in its own ` +
     `process on the same ${availableParallelism()}-CPU machine as the server and PostgreSQL.\n`,

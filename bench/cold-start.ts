@@ -53,10 +53,13 @@ async function probeInTurns(probes: Probe[], tries: number): Promise<ColdStart[]
  * database configured, to its first 200 on GET /pingpong, so it includes opening the pool and the
  * first statement. The database is migrated beforehand, as the migration Job would.
  */
-export async function measureColdStarts(bundles: BenchBundles, tries = 5): Promise<{ product: ColdStart; bare: ColdStart }> {
+export async function measureColdStarts(
+  bundles: BenchBundles,
+  tries = 5,
+): Promise<{ product: ColdStart; framework: ColdStart; bare: ColdStart }> {
   const database = await freshDatabase();
   try {
-    const [product, bare] = await probeInTurns(
+    const [product, framework, bare] = await probeInTurns(
       [
         {
           name: 'pingpong bundle, first GET /pingpong',
@@ -67,12 +70,14 @@ export async function measureColdStarts(bundles: BenchBundles, tries = 5): Promi
               '/pingpong',
             ),
         },
+        // The floor of the stack: what Hono on @hono/node-server costs before any of our code.
+        { name: 'Hono hello world bundle (the ceiling server)', start: () => startProcess([bundles.ceiling], {}, '/pingpong') },
         { name: 'bare node:http hello world', start: () => startProcess(['-e', bareHello], {}, '/') },
       ],
       tries,
     );
-    if (!product || !bare) throw new Error('cold start probes returned no result');
-    return { product, bare };
+    if (!product || !framework || !bare) throw new Error('cold start probes returned no result');
+    return { product, framework, bare };
   } finally {
     await database.drop();
   }

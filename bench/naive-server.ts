@@ -11,7 +11,7 @@ import { configureDriver } from '../db/neon.ts';
 const databaseUrl = new URL(process.env['DATABASE_URL'] ?? '');
 const port = Number(process.env['PORT']);
 
-configureDriver({ url: databaseUrl.toString(), wsProxy: undefined, wsSecure: false });
+await configureDriver({ url: databaseUrl.toString(), wsProxy: undefined, wsSecure: false });
 const pool = new Pool({ connectionString: databaseUrl.toString(), max: 10 });
 
 const app = new Hono()

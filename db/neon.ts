@@ -2,14 +2,12 @@ import { Pool, neonConfig } from '@neondatabase/serverless';
 import type { PoolClient } from '@neondatabase/serverless';
 import { drizzle } from 'drizzle-orm/neon-serverless';
 import { migrate } from 'drizzle-orm/neon-serverless/migrator';
-import ws from 'ws';
 import type { DatabaseConfig } from '../runtime/config.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { DatabaseUnavailableError } from './errors.ts';
 import { migrationsTable, withDeadline } from './database.ts';
 import type { Database, DatabaseHandle, QueryObserver } from './database.ts';
 import * as schema from './schema.ts';
-import { CoalescingWebSocket } from './coalescing-websocket.ts';
 import { DirectSocket, directProxy } from './direct-socket.ts';
 
 type PostgresConfig = Extract<DatabaseConfig, { kind: 'postgres' }>;
@@ -27,7 +25,7 @@ export async function openNeon(
   log: Logger,
   observer: QueryObserver,
 ): Promise<DatabaseHandle> {
-  configureDriver(config);
+  await configureDriver(config);
 
   const pool = new Pool({
     connectionString: config.url,
@@ -39,6 +37,13 @@ export async function openNeon(
   // Idle clients die when the database restarts; without a listener that error kills the process.
   pool.on('error', (error: Error) => log.warn('idle database connection failed', { error }));
   instrument(pool, observer);
+  // Not awaited: start-up goes on while PostgreSQL forks a backend and authenticates, so a cold
+  // start's first request finds a connection ready instead of paying for it. A failure here is
+  // the first request's to report (or readiness's), not start-up's.
+  pool.connect().then(
+    (client) => client.release(),
+    (error: unknown) => log.debug('warming a database connection failed', { error }),
+  );
 
   const db = drizzle({ client: pool, schema }) as unknown as Database;
   return {
@@ -78,18 +83,21 @@ export async function openNeon(
  * (a *.neon.tech host), or, with neither, plain TCP to DATABASE_URL's server (local runs, tests,
  * the bench; see DirectSocket). The settings are module-global in the driver, hence one place.
  */
-export function configureDriver(config: Pick<PostgresConfig, 'url' | 'wsProxy' | 'wsSecure'>): void {
+export async function configureDriver(config: Pick<PostgresConfig, 'url' | 'wsProxy' | 'wsSecure'>): Promise<void> {
+  type WebSocketConstructor = typeof neonConfig.webSocketConstructor;
   const url = new URL(config.url);
+  // ws and the coalescing client are imported only when a WebSocket is used: a function talking
+  // plain TCP (DirectSocket) then does not parse them on its cold start.
   if (url.hostname.endsWith('.neon.tech')) {
-    neonConfig.webSocketConstructor = ws;
+    neonConfig.webSocketConstructor = (await import('ws')).default;
     return;
   }
   if (config.wsProxy === undefined) {
-    neonConfig.webSocketConstructor = DirectSocket as unknown as typeof ws;
+    neonConfig.webSocketConstructor = DirectSocket as unknown as WebSocketConstructor;
     neonConfig.wsProxy = directProxy;
     neonConfig.useSecureWebSocket = false;
   } else {
-    neonConfig.webSocketConstructor = CoalescingWebSocket;
+    neonConfig.webSocketConstructor = (await import('./coalescing-websocket.ts')).CoalescingWebSocket;
     neonConfig.wsProxy = config.wsProxy;
     neonConfig.useSecureWebSocket = config.wsSecure;
   }
