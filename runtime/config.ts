@@ -1,10 +1,6 @@
-import * as z from 'zod/mini';
-import en from 'zod/v4/locales/en.js';
 import type { AuthConfig } from './auth.ts';
-
-// zod/mini rather than zod: this schema is on every cold start, and the full zod bundle is about
-// 700 KB of the function bundles' 1.1 MB. Mini has no messages of its own, so English is loaded.
-z.config(en());
+// zod/mini with English messages (see runtime/zod.ts): this schema is on every cold start.
+import * as z from './zod.ts';
 
 const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];

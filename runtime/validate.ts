@@ -1,13 +1,17 @@
 import type { Context } from 'hono';
-import type { z } from 'zod';
 import { ApiError } from './errors.ts';
+import * as z from './zod.ts';
 
 /**
  * Parses `input` with `schema`, or throws a 400 whose message names every bad field
  * (`query.limit: Too big: expected number to be <=100`).
  */
-export function parseInput<T>(schema: z.ZodType<T>, input: unknown, where: 'query' | 'body' | 'path' | 'header'): T {
-  const result = schema.safeParse(input);
+export function parseInput<T extends z.core.$ZodType>(
+  schema: T,
+  input: unknown,
+  where: 'query' | 'body' | 'path' | 'header',
+): z.output<T> {
+  const result = z.safeParse(schema, input);
   if (result.success) {
     const nulAt = findNulCharacter(result.data, [where]);
     // PostgreSQL text cannot hold U+0000: let it through and the insert fails as a 500.

@@ -1,41 +1,43 @@
-import { z } from 'zod';
+import * as z from '../../runtime/zod.ts';
 import { isTimeZone } from '../shared/time-zone.ts';
 
 export const locationName = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"');
+  .check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"'));
 
-const timezone = z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Helsinki');
-const description = z.string().max(500);
+const timezone = z.string().check(z.refine(isTimeZone, 'must be an IANA time zone such as Europe/Helsinki'));
+const description = z.string().check(z.maxLength(500));
 
 export const namePath = z.strictObject({ name: locationName });
 
 export const createBody = z.strictObject({
   name: locationName,
   timezone,
-  description: description.optional(),
+  description: z.optional(description),
 });
 
 /** PUT replaces every writable field, so an absent description clears it. */
 export const replaceBody = z.strictObject({
   timezone,
-  description: description.nullable().optional(),
+  description: z.optional(z.nullable(description)),
 });
 
 export const patchBody = z
   .strictObject({
-    timezone: timezone.optional(),
-    description: description.nullable().optional(),
+    timezone: z.optional(timezone),
+    description: z.optional(z.nullable(description)),
   })
-  .refine(
-    (patch) => patch.timezone !== undefined || patch.description !== undefined,
-    'give timezone and/or description',
+  .check(
+    z.refine(
+      (patch) => patch.timezone !== undefined || patch.description !== undefined,
+      'give timezone and/or description',
+    ),
   );
 
 export const listQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().optional(),
-  offset: z.coerce.number().int().min(0).max(2_147_483_647).optional(),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 20),
+  cursor: z.optional(z.string()),
+  offset: z.optional(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(2_147_483_647))),
 });
 
 export type CreateLocation = z.infer<typeof createBody>;

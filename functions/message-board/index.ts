@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import { accepts } from 'hono/accepts';
-import { z } from 'zod';
 import { defineFunction } from '../../runtime/define-function.ts';
 import type { AppEnv } from '../../runtime/define-function.ts';
 import { parseInput } from '../../runtime/validate.ts';
+import * as z from '../../runtime/zod.ts';
 import { templateSchema } from '../save/message.ts';
 import { cursorPattern, decodeCursor } from './cursor.ts';
 import { homePage } from './home-page.ts';
@@ -15,8 +15,8 @@ const homeQuery = z.object({ template: templateSchema });
 
 const viewQuery = z.object({
   template: templateSchema,
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().regex(cursorPattern, 'not a cursor from a previous page').optional(),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 20),
+  cursor: z.optional(z.string().check(z.regex(cursorPattern, 'not a cursor from a previous page'))),
 });
 
 const app = new Hono<AppEnv>()

@@ -1,12 +1,12 @@
 import { HTTP } from 'cloudevents';
-import { z } from 'zod';
 import type { CloudEventV1 } from 'cloudevents';
 import { ApiError } from '../../runtime/errors.ts';
 import { parseInput } from '../../runtime/validate.ts';
+import * as z from '../../runtime/zod.ts';
 import { messageSavedType, messageSchema } from '../save/message.ts';
 import type { Message } from '../save/message.ts';
 
-const eventIdSchema = z.object({ id: z.string().min(1).max(256) });
+const eventIdSchema = z.object({ id: z.string().check(z.minLength(1), z.maxLength(256)) });
 
 export interface SavedMessageEvent {
   id: string;

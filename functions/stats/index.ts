@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
 import { defineFunction } from '../../runtime/define-function.ts';
 import type { AppEnv } from '../../runtime/define-function.ts';
 import { parseInput } from '../../runtime/validate.ts';
+import * as z from '../../runtime/zod.ts';
 import { renderDashboard } from './dashboard.ts';
 import { readStats, windowSeconds } from './query.ts';
 import type { StatsWindow } from './query.ts';
@@ -10,10 +10,10 @@ import type { StatsWindow } from './query.ts';
 const windows = Object.keys(windowSeconds) as [StatsWindow, ...StatsWindow[]];
 
 const querySchema = z.object({
-  window: z.enum(windows).default('1h'),
+  window: z._default(z.enum(windows), '1h'),
   // Empty (`function=`) means no filter, as a form with a blank field sends it.
-  function: z.string().max(200).optional(),
-  route: z.string().max(1000).optional(),
+  function: z.optional(z.string().check(z.maxLength(200))),
+  route: z.optional(z.string().check(z.maxLength(1000))),
 });
 
 export default defineFunction({

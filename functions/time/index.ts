@@ -1,18 +1,18 @@
 import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { z } from 'zod';
 import type { Database } from '../../db/client.ts';
 import { locations } from '../../db/schema.ts';
 import { defineFunction } from '../../runtime/define-function.ts';
 import type { AppEnv } from '../../runtime/define-function.ts';
 import { ApiError } from '../../runtime/errors.ts';
 import { parseInput } from '../../runtime/validate.ts';
+import * as z from '../../runtime/zod.ts';
 import { isTimeZone, zonedTime } from '../shared/time-zone.ts';
 
 // Strict, so a typo such as `?timezone=` is a 400 rather than a silent UTC answer.
 const timeQuery = z.strictObject({
-  tz: z.string().optional(),
-  location: z.string().optional(),
+  tz: z.optional(z.string()),
+  location: z.optional(z.string()),
 });
 
 function quoted(value: string): string {
