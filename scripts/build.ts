@@ -10,24 +10,6 @@ export function functionBundle(name: string): string {
 
 const root = new URL('../', import.meta.url).pathname;
 
-/**
- * @hono/node-server imports node:http2 only to test `instanceof Http2ServerRequest`; our servers
- * are HTTP/1.1 (node:http), so the test is always false. Loading http2 costs about 10 ms of every
- * cold start, so its import from node-server resolves to a stand-in class nothing is an instance of.
- */
-const withoutHttp2: Plugin = {
-  name: 'without-http2',
-  setup(plugin) {
-    plugin.onResolve({ filter: /^node:http2$/ }, (args) =>
-      args.importer.includes(`${join('node_modules', '@hono', 'node-server')}`) ? { path: 'http2', namespace: 'without-http2' } : undefined,
-    );
-    plugin.onLoad({ filter: /.*/, namespace: 'without-http2' }, () => ({
-      contents: 'export class Http2ServerRequest {}\nexport const constants = {};\n',
-      loader: 'js',
-    }));
-  },
-};
-
 /** The options every bundle shares; the benchmark builds its baseline servers with them too. */
 export const bundleOptions: BuildOptions = {
   bundle: true,
@@ -46,7 +28,6 @@ export const bundleOptions: BuildOptions = {
   // PGlite loads its wasm next to its own files; the image copies the package instead.
   external: ['@electric-sql/pglite', 'bufferutil', 'utf-8-validate', 'pg-native'],
   // CommonJS dependencies (prom-client, ws) call require() for Node built-ins.
-  plugins: [withoutHttp2],
   banner: { js: "import { createRequire as __knfnCreateRequire } from 'node:module'; const require = __knfnCreateRequire(import.meta.url);" },
 };
 
@@ -84,7 +65,7 @@ export async function buildAll(names: readonly string[], outDir = join(root, 'di
         ...bundleOptions,
         entryPoints: { main: join(root, 'runtime/main.ts') },
         outdir: join(outDir, 'functions', name),
-        plugins: [withoutHttp2, onlyFunction(name)],
+        plugins: [onlyFunction(name)],
       }),
     ),
   ]);
