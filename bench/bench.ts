@@ -13,7 +13,7 @@ import type { RunningScenario, ScenarioResult } from './scenarios.ts';
 const plan = {
   connections: Number(process.env['BENCH_CONNECTIONS'] ?? 50),
   seconds: Number(process.env['BENCH_SECONDS'] ?? 5),
-  runs: Number(process.env['BENCH_RUNS'] ?? 3),
+  runs: Number(process.env['BENCH_RUNS'] ?? 5),
 };
 const skipColdStart = process.env['BENCH_COLD_START'] === 'false';
 const pipelineSaves = Number(process.env['BENCH_PIPELINE_SAVES'] ?? 2000);
