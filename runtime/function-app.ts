@@ -2,9 +2,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { requestId } from 'hono/request-id';
 import { routePath } from 'hono/route';
-import { secureHeaders } from 'hono/secure-headers';
 import type { DatabaseHandle } from '../db/client.ts';
 import { createAuthMiddleware } from './auth.ts';
 import type { AuthConfig } from './auth.ts';
@@ -13,6 +11,7 @@ import { describeError, errorBody, notFound } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { RequestStatsRecorder } from './request-stats.ts';
+import { responseHeaders } from './response-headers.ts';
 
 export interface RuntimeServices {
   database: DatabaseHandle | undefined;
@@ -41,7 +40,7 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
   const functionLog = services.log.child({ function: definition.name });
   const app = new Hono<AppEnv>();
 
-  app.use(requestId());
+  app.use(responseHeaders());
   app.use(async function observeRequest(c, next) {
     const started = performance.now();
     await next();
@@ -55,7 +54,6 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
     else functionLog.info('request', fields);
   });
   const http = services.http ?? defaultHttpPolicy;
-  app.use(secureHeaders());
   if (http.allowedOrigins.length > 0) app.use(cors({ origin: [...http.allowedOrigins], maxAge: 600 }));
   const limitBody = bodyLimit({
     maxSize: http.maxBodyBytes,
