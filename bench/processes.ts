@@ -66,3 +66,14 @@ export async function residentKib(pid: number): Promise<number | undefined> {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
   return match?.[1] ? Number(match[1]) : undefined;
 }
+
+/** CPU time (user + system) a running process has used so far, in microseconds, from /proc. */
+export async function cpuMicros(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may itself contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  // Linux reports in clock ticks of 1/100 s (USER_HZ) on every common architecture.
+  return ticks * 10_000;
+}

@@ -21,11 +21,12 @@ export function formatReport(
   pipeline: PipelineResult | undefined,
 ): string {
   const load = table(
-    ['scenario', 'rps (median)', 'p99 ms', 'errors', '2xx', 'committed - 2xx'],
+    ['scenario', 'rps (median)', 'p99 ms', 'server CPU us/req', 'errors', '2xx', 'committed - 2xx'],
     results.map((result) => [
       result.name,
       result.rps.toFixed(0),
       String(result.p99Ms),
+      result.cpuMicrosPerRequest.toFixed(0),
       String(result.errors),
       String(result.ok),
       result.counterMismatch === undefined ? 'n/a' : String(result.counterMismatch),

@@ -3,7 +3,7 @@ import { freshDatabase, readCounter } from './database.ts';
 import type { TestDatabase } from './database.ts';
 import { runLoad } from './load.ts';
 import type { LoadResult } from './load.ts';
-import { startProcess } from './processes.ts';
+import { cpuMicros, startProcess } from './processes.ts';
 import type { BenchProcess } from './processes.ts';
 
 export interface Scenario {
@@ -37,6 +37,8 @@ export interface ScenarioResult {
   name: string;
   rps: number;
   p99Ms: number;
+  /** The server process's CPU time per answered request (median of runs): cost, less luck-bound than rps. */
+  cpuMicrosPerRequest: number;
   errors: number;
   ok: number;
   /** Committed increments minus 2xx answers over the measured runs; 0 when every answer was real. */
@@ -69,14 +71,18 @@ export async function prepare(scenario: Scenario, bundles: BenchBundles, connect
   const url = `${server.url}/pingpong`;
   let lastRps = (await runLoad(url, { connections, limit: { seconds: 2 } })).rps;
   const runs: LoadResult[] = [];
+  const cpuPerRequest: number[] = [];
   let mismatch = 0;
+  const pid = server.child.pid ?? 0;
   return {
     runOnce: async (runConnections, seconds) => {
       // Lets requests abandoned by a timed warm-up finish before the counter is read.
       await new Promise((resolve) => setTimeout(resolve, 500));
       const before = scenario.counts ? await readCounter(database) : 0;
       const requests = Math.max(1000, Math.round(lastRps * seconds));
+      const cpuBefore = await cpuMicros(pid);
       const run = await runLoad(url, { connections: runConnections, limit: { requests } });
+      cpuPerRequest.push(((await cpuMicros(pid)) - cpuBefore) / Math.max(1, run.ok + run.errors));
       if (scenario.counts) mismatch += (await readCounter(database)) - before - run.ok;
       lastRps = run.rps;
       runs.push(run);
@@ -85,6 +91,7 @@ export async function prepare(scenario: Scenario, bundles: BenchBundles, connect
       name: scenario.name,
       rps: median(runs.map((run) => run.rps)),
       p99Ms: median(runs.map((run) => run.p99Ms)),
+      cpuMicrosPerRequest: median(cpuPerRequest),
       errors: runs.reduce((sum, run) => sum + run.errors, 0),
       ok: runs.reduce((sum, run) => sum + run.ok, 0),
       counterMismatch: scenario.counts ? mismatch : undefined,
