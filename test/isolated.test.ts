@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,12 @@ function logLines(output: string): LogLine[] {
 
 const gatewayEvents = (gateway: Gateway, msg: string, name: string) =>
   logLines(gateway.output()).filter((line) => line.msg === msg && line.function === name && line.service === undefined);
+
+/** Pids of processes whose command line contains `path` (pgrep exits 1 when there are none). */
+function runningBundles(path: string): number[] {
+  const found = spawnSync('pgrep', ['-f', path], { encoding: 'utf8' });
+  return found.stdout.split('\n').filter(Boolean).map(Number);
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -219,5 +225,40 @@ describe('npm start -- --isolated refuses to start', () => {
     const gateway = spawnIsolated({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test', ISOLATED_IDLE_MS: 'soon' });
     expect(await gateway.exited).toBe(1);
     expect(gateway.output()).toContain('ISOLATED_IDLE_MS');
+  });
+});
+
+describe('npm start -- --isolated when a function cannot start in time', () => {
+  let database: TestDatabase;
+  let gateway: Gateway;
+  const dataDir = `.data/test-isolated-${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    // No Node process answers within 1 ms, so every cold start times out.
+    gateway = await listening(spawnIsolated({ DATABASE_URL: database.url, ISOLATED_START_TIMEOUT_MS: '1', DATA_DIR: dataDir }));
+  });
+
+  afterAll(async () => {
+    if (gateway) {
+      gateway.kill('SIGKILL');
+      await gateway.exited;
+    }
+    await database?.drop();
+    rmSync(`${projectRoot}${dataDir}`, { recursive: true, force: true });
+  });
+
+  it('answers 503 cold_start_failed with Retry-After, leaves no process behind, and tries afresh next time', async () => {
+    for (let attempt = 1; attempt <= 2; attempt += 1) {
+      const response = await fetch(`${gateway.url}/pingpong`);
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('1');
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('cold_start_failed');
+      expect(body.error.message).toMatch(/pingpong/);
+    }
+    await waitFor(() => gatewayEvents(gateway, 'cold start failed', 'pingpong').length === 2, 5000, 'two failed cold starts');
+    // Each timed-out process was killed: none runs this gateway's pingpong bundle any more.
+    expect(runningBundles(`${dataDir}/isolated/dist/functions/pingpong/`)).toEqual([]);
   });
 });
