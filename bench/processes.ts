@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { freePort } from '../runtime/isolated/free-port.ts';
 
 export const projectRoot = new URL('../', import.meta.url).pathname;
 
@@ -10,15 +9,6 @@ export interface BenchProcess {
   readonly url: string;
   readonly output: () => string;
   stop(): Promise<void>;
-}
-
-/** A free loopback port, so servers can run at LOG_LEVEL=warn without logging their address. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Starts `node <args>` with PORT set and resolves once GET `readyPath` answers 200. */

@@ -90,16 +90,18 @@ async function waitFor(condition: () => boolean, timeoutMs: number, what: string
   }
 }
 
-describe('npm start -- --isolated', () => {
-  let database: TestDatabase;
-  let gateway: Gateway;
+/**
+ * One gateway for the describe block it is called in: a fresh database and DATA_DIR, started
+ * before the block's tests and removed after them. Register it before the block's own hooks.
+ */
+function gatewayPerBlock(env: Record<string, string>): { gateway: () => Gateway; dataDir: string } {
   const dataDir = `.data/test-isolated-${randomBytes(4).toString('hex')}`;
-
+  let database: TestDatabase | undefined;
+  let gateway: Gateway | undefined;
   beforeAll(async () => {
     database = await createTestDatabase();
-    gateway = await listening(spawnIsolated({ DATABASE_URL: database.url, ISOLATED_IDLE_MS: String(idleMs), DATA_DIR: dataDir }));
+    gateway = await listening(spawnIsolated({ DATABASE_URL: database.url, DATA_DIR: dataDir, ...env }));
   });
-
   afterAll(async () => {
     if (gateway) {
       gateway.kill('SIGKILL');
@@ -107,6 +109,21 @@ describe('npm start -- --isolated', () => {
     }
     await database?.drop();
     rmSync(`${projectRoot}${dataDir}`, { recursive: true, force: true });
+  });
+  return {
+    dataDir,
+    gateway: () => {
+      if (!gateway) throw new Error('the gateway has not started');
+      return gateway;
+    },
+  };
+}
+
+describe('npm start -- --isolated', () => {
+  let gateway: Gateway;
+  const setup = gatewayPerBlock({ ISOLATED_IDLE_MS: String(idleMs) });
+  beforeAll(() => {
+    gateway = setup.gateway();
   });
 
   it('cold-starts pingpong on its first request, serves warm, scales to zero when idle and cold-starts again', async () => {
@@ -229,23 +246,11 @@ describe('npm start -- --isolated refuses to start', () => {
 });
 
 describe('npm start -- --isolated when a function cannot start in time', () => {
-  let database: TestDatabase;
   let gateway: Gateway;
-  const dataDir = `.data/test-isolated-${randomBytes(4).toString('hex')}`;
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    // No Node process answers within 1 ms, so every cold start times out.
-    gateway = await listening(spawnIsolated({ DATABASE_URL: database.url, ISOLATED_START_TIMEOUT_MS: '1', DATA_DIR: dataDir }));
-  });
-
-  afterAll(async () => {
-    if (gateway) {
-      gateway.kill('SIGKILL');
-      await gateway.exited;
-    }
-    await database?.drop();
-    rmSync(`${projectRoot}${dataDir}`, { recursive: true, force: true });
+  // No Node process answers within 1 ms, so every cold start times out.
+  const setup = gatewayPerBlock({ ISOLATED_START_TIMEOUT_MS: '1' });
+  beforeAll(() => {
+    gateway = setup.gateway();
   });
 
   it('answers 503 cold_start_failed with Retry-After, leaves no process behind, and tries afresh next time', async () => {
@@ -259,6 +264,6 @@ describe('npm start -- --isolated when a function cannot start in time', () => {
     }
     await waitFor(() => gatewayEvents(gateway, 'cold start failed', 'pingpong').length === 2, 5000, 'two failed cold starts');
     // Each timed-out process was killed: none runs this gateway's pingpong bundle any more.
-    expect(runningBundles(`${dataDir}/isolated/dist/functions/pingpong/`)).toEqual([]);
+    expect(runningBundles(`${setup.dataDir}/isolated/dist/functions/pingpong/`)).toEqual([]);
   });
 });
