@@ -78,6 +78,11 @@ export async function openNeon(
   };
 }
 
+/** A managed Neon database, reached through Neon's own WebSocket proxy rather than ours. */
+export function isNeonHost(databaseUrl: string): boolean {
+  return new URL(databaseUrl).hostname.endsWith('.neon.tech');
+}
+
 /**
  * Points the driver at its way to PostgreSQL: the configured wsproxy (the cluster), Neon's own
  * (a *.neon.tech host), or, with neither, plain TCP to DATABASE_URL's server (local runs, tests,
@@ -85,10 +90,9 @@ export async function openNeon(
  */
 export async function configureDriver(config: Pick<PostgresConfig, 'url' | 'wsProxy' | 'wsSecure'>): Promise<void> {
   type WebSocketConstructor = typeof neonConfig.webSocketConstructor;
-  const url = new URL(config.url);
   // ws and the coalescing client are imported only when a WebSocket is used: a function talking
   // plain TCP (DirectSocket) then does not parse them on its cold start.
-  if (url.hostname.endsWith('.neon.tech')) {
+  if (isNeonHost(config.url)) {
     neonConfig.webSocketConstructor = (await import('ws')).default;
     return;
   }

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { openDatabase } from '../../db/client.ts';
+import { isNeonHost } from '../../db/neon.ts';
 import { startWsBridge } from '../../db/ws-bridge.ts';
 import type { WsBridge } from '../../db/ws-bridge.ts';
 import type { Config } from '../config.ts';
@@ -43,12 +44,12 @@ export async function startIsolated(
   const functions = selectFunctions(config, available);
   const log = createLogger({ level: config.logLevel });
 
-  // One bridge for the gateway and every process, as the cluster has one wsproxy; unset
-  // DATABASE_WS_PROXY would otherwise make each process open its own.
+  // One bridge for the gateway and every process, as the cluster has one wsproxy: the function
+  // processes then take the cluster's WebSocket path (without it they would speak plain TCP).
   const databaseHost = new URL(config.database.url);
   let bridge: WsBridge | undefined;
   let wsProxy = config.database.wsProxy;
-  if (wsProxy === undefined && !databaseHost.hostname.endsWith('.neon.tech')) {
+  if (wsProxy === undefined && !isNeonHost(config.database.url)) {
     bridge = await startWsBridge({ target: { host: databaseHost.hostname, port: Number(databaseHost.port || 5432) }, log });
     wsProxy = bridge.proxyAddress;
   }
