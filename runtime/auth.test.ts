@@ -26,7 +26,6 @@ const strangerKey = keyPair('stranger');
 const notes = defineFunction({
   name: 'notes',
   description: 'test function with protected writes',
-  routes: ['/notes'],
   scale: { min: 0, max: 1, target: 1 },
   usesDatabase: false,
   auth: 'writes',

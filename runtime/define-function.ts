@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import { METHOD_NAME_ALL } from 'hono/router';
 import type { Database } from '../db/client.ts';
 import type { Logger } from './logger.ts';
 
@@ -43,8 +44,16 @@ export interface FunctionDefinition {
   /** kebab-case; the Knative Service name, the bundle name and the `FUNCTION` value. */
   name: string;
   description: string;
-  /** Paths this function answers on the shared local port (Hono patterns, e.g. `/api/items/*`). */
-  routes: string[];
+  /**
+   * The paths of the app's handlers (Hono patterns, e.g. `/api/items/:id`), read off `app.routes`:
+   * what the shared local port and the public gateway send to this function.
+   */
+  routes: readonly string[];
+  /**
+   * Called only by other workloads in the cluster (a Trigger, another function): the public gateway
+   * never routes it. Its Knative Service is cluster-local like every other.
+   */
+  internal: boolean;
   scale: FunctionScale;
   /** False for functions that never touch the database: readiness then does not wait for it. */
   usesDatabase: boolean;
@@ -56,7 +65,8 @@ export interface FunctionDefinition {
   app: FunctionApp;
 }
 
-export type FunctionDeclaration = Omit<FunctionDefinition, 'usesDatabase' | 'auth'> & {
+export type FunctionDeclaration = Omit<FunctionDefinition, 'routes' | 'internal' | 'usesDatabase' | 'auth'> & {
+  internal?: boolean;
   usesDatabase?: boolean;
   auth?: FunctionDefinition['auth'];
 };
@@ -71,7 +81,6 @@ const namePattern = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
  * export default defineFunction({
  *   name: 'pingpong',
  *   description: 'Answers pong N with a committed counter',
- *   routes: ['/pingpong'],
  *   scale: { min: 0, max: 10, target: 100 },
  *   app: new Hono<AppEnv>().get('/pingpong', (c) => c.text('pong 1')),
  * });
@@ -80,12 +89,29 @@ export function defineFunction(declaration: FunctionDeclaration): FunctionDefini
   if (!namePattern.test(declaration.name)) {
     throw new Error(`function name "${declaration.name}" must be kebab-case, 2-40 characters (a Knative Service name)`);
   }
-  if (declaration.routes.length === 0 || declaration.routes.some((route) => !route.startsWith('/'))) {
-    throw new Error(`function "${declaration.name}" must declare routes starting with "/"`);
+  const routes = appRoutes(declaration.app);
+  if (routes.length === 0) {
+    throw new Error(`function "${declaration.name}" has no routes: give its app a handler, e.g. app.get('/${declaration.name}', ...)`);
   }
   const { min, max, target } = declaration.scale;
   if (min < 0 || max < Math.max(1, min) || target < 1) {
     throw new Error(`function "${declaration.name}" has an invalid scale (min ${min}, max ${max}, target ${target})`);
   }
-  return { ...declaration, usesDatabase: declaration.usesDatabase ?? true, auth: declaration.auth ?? 'none' };
+  return {
+    ...declaration,
+    routes,
+    internal: declaration.internal ?? false,
+    usesDatabase: declaration.usesDatabase ?? true,
+    auth: declaration.auth ?? 'none',
+  };
+}
+
+/**
+ * The distinct paths of an app's method handlers, in registration order. Routes registered for
+ * every method (`use()` middleware, and `all()`, which Hono records the same way) add none: a
+ * middleware on `/api/*` must not claim other functions' paths in the gateway.
+ */
+export function appRoutes(app: FunctionApp): string[] {
+  const paths = app.routes.filter((route) => route.method !== METHOD_NAME_ALL).map((route) => route.path);
+  return [...new Set(paths)];
 }

@@ -11,7 +11,6 @@ import { createMetrics } from './metrics.ts';
 const echo = defineFunction({
   name: 'echo',
   description: 'test function',
-  routes: ['/echo'],
   scale: { min: 0, max: 1, target: 1 },
   usesDatabase: false,
   app: new Hono<AppEnv>()

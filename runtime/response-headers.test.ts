@@ -12,7 +12,6 @@ import { createMetrics } from './metrics.ts';
 const probe = defineFunction({
   name: 'probe',
   description: 'test function',
-  routes: ['/ok', '/own', '/boom'],
   scale: { min: 0, max: 1, target: 1 },
   usesDatabase: false,
   app: new Hono<AppEnv>()

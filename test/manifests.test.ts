@@ -167,7 +167,7 @@ describe('kubectl kustomize knative/', () => {
       spec: { filter: { attributes: Record<string, string> }; subscriber: { ref: { name: string }; uri: string }; delivery: Record<string, unknown> };
     };
     expect(trigger.spec.filter.attributes).toEqual({ type: 'dev.knfn.message.saved' });
-    expect(trigger.spec.subscriber).toMatchObject({ ref: { kind: 'Service', name: 'message-worker' }, uri: '/' });
+    expect(trigger.spec.subscriber).toMatchObject({ ref: { kind: 'Service', name: 'message-worker' }, uri: '/_events/message' });
     expect(trigger.spec.delivery).toMatchObject({ retry: 5, backoffPolicy: 'exponential', backoffDelay: 'PT0.5S' });
     expect(trigger.spec.delivery['deadLetterSink']).toBeDefined();
   });

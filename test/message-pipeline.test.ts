@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloudEvent, HTTP } from 'cloudevents';
+import { parseAllDocuments } from 'yaml';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import messageBoard from '../functions/message-board/index.ts';
 import messageWorker from '../functions/message-worker/index.ts';
@@ -12,6 +14,15 @@ import { buildTestApp, postgresDatabase } from './support/app.ts';
 import type { TestApp } from './support/app.ts';
 import { startDatabaseProxy } from './support/tcp-proxy.ts';
 import type { TcpProxy } from './support/tcp-proxy.ts';
+
+/** The subscriber path of the Trigger that delivers message.saved events (knative/500-eventing.yaml). */
+function triggerPath(): string {
+  const documents = parseAllDocuments(readFileSync(new URL('../knative/500-eventing.yaml', import.meta.url), 'utf8'));
+  const trigger = documents.map((document) => document.toJSON() as { kind?: string; spec?: { subscriber?: { uri?: string } } }).find((object) => object.kind === 'Trigger');
+  const uri = trigger?.spec?.subscriber?.uri;
+  if (uri === undefined) throw new Error('knative/500-eventing.yaml has no Trigger with a subscriber uri');
+  return uri;
+}
 
 interface Received {
   method: string;
@@ -99,9 +110,9 @@ describe('the message pipeline on PostgreSQL', () => {
       expect(rows).toEqual([{ event_id: event.id, data: 'structured', template: 'default' }]);
     });
 
-    it('accepts deliveries on the root path, where a Trigger sends them to its own service', async () => {
+    it('accepts deliveries on the path its Trigger subscribes it at', async () => {
       const event = savedEvent({ data: 'via trigger', template: 'default' });
-      expect((await deliver(workerOnly.app, HTTP.binary(event), '/')).status).toBe(204);
+      expect((await deliver(workerOnly.app, HTTP.binary(event), triggerPath())).status).toBe(204);
       expect((await database.query('select 1 from messages where event_id = $1', [event.id])).rowCount).toBe(1);
     });
 

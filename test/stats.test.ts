@@ -25,7 +25,6 @@ function probe(name: string) {
   return defineFunction({
     name,
     description: 'test traffic',
-    routes: ['/probe/*'],
     scale: { min: 0, max: 1, target: 1 },
     app: new Hono<AppEnv>().get('/probe/:id', async (c) => {
       const sleep = Number(c.req.query('sleep') ?? 0);

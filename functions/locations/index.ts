@@ -70,7 +70,6 @@ const app = new Hono<AppEnv>()
 export default defineFunction({
   name: 'locations',
   description: 'CRUD for named places with an IANA time zone under /api/locations, listed in name order.',
-  routes: ['/api/locations', '/api/locations/*'],
   scale: { min: 0, max: 10, target: 100 },
   auth: 'writes',
   app,

@@ -12,7 +12,6 @@ const localPingsUrl = 'http://127.0.0.1:8080/pings';
 export default defineFunction({
   name: 'log-output',
   description: 'GET /log-output prints a timestamp, this instance\'s id and the ping count read from the pings function.',
-  routes: ['/log-output'],
   scale: { min: 0, max: 3, target: 50 },
   usesDatabase: false,
   app: new Hono<AppEnv>().get('/log-output', async (c) => {

@@ -37,7 +37,6 @@ const app = new Hono<AppEnv>()
 export default defineFunction({
   name: 'message-board',
   description: 'GET / is the form to write a message; GET /view lists saved messages newest first (HTML or JSON).',
-  routes: ['/', '/view'],
   scale: { min: 0, max: 10, target: 100 },
   app,
 });

@@ -15,8 +15,8 @@ async function consume(c: Context<AppEnv>): Promise<Response> {
 export default defineFunction({
   name: 'message-worker',
   description: 'Consumes dev.knfn.message.saved CloudEvents and stores each message once.',
-  routes: ['/_events/message'],
   scale: { min: 0, max: 10, target: 50 },
-  // A Knative Trigger delivers to the service's root path.
-  app: new Hono<AppEnv>().post('/_events/message', consume).post('/', consume),
+  // Only the Trigger (knative/500-eventing.yaml, subscriber uri /_events/message) calls it.
+  internal: true,
+  app: new Hono<AppEnv>().post('/_events/message', consume),
 });

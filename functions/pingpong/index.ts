@@ -6,7 +6,6 @@ import { nextPong } from './counter.ts';
 export default defineFunction({
   name: 'pingpong',
   description: 'GET /pingpong answers `pong N`, N committed to the counter before the reply.',
-  routes: ['/pingpong'],
   scale: { min: 0, max: 10, target: 100 },
   app: new Hono<AppEnv>().get('/pingpong', async (c) => c.text(`pong ${await nextPong(c.get('db'))}`)),
 });

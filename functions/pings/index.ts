@@ -15,7 +15,6 @@ async function currentPings(db: Database): Promise<number> {
 export default defineFunction({
   name: 'pings',
   description: 'GET /pings answers the number of pongs so far: text, or {"pings":N} for JSON clients.',
-  routes: ['/pings'],
   scale: { min: 0, max: 5, target: 100 },
   app: new Hono<AppEnv>().get('/pings', async (c) => {
     const pings = await currentPings(c.var.db);

@@ -41,7 +41,6 @@ const app = new Hono<AppEnv>()
 export default defineFunction({
   name: 'save',
   description: 'GET/POST /save validates a message and publishes it as a CloudEvent to K_SINK; 202 {id} once accepted.',
-  routes: ['/save'],
   scale: { min: 0, max: 10, target: 100 },
   auth: 'all',
   usesDatabase: false,

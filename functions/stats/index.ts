@@ -19,7 +19,6 @@ const querySchema = z.object({
 export default defineFunction({
   name: 'stats',
   description: 'Per-endpoint request rate, error rates and latency quantiles: GET /api/stats (JSON), GET /stats (dashboard).',
-  routes: ['/api/stats', '/stats'],
   scale: { min: 0, max: 3, target: 50 },
   app: new Hono<AppEnv>()
     .get('/api/stats', async (c) => {

@@ -28,7 +28,6 @@ async function locationTimeZone(db: Database, name: string): Promise<string> {
 export default defineFunction({
   name: 'time',
   description: 'GET /api/time answers the current time in UTC, or in a zone (?tz=) or stored location (?location=).',
-  routes: ['/api/time'],
   scale: { min: 0, max: 10, target: 100 },
   app: new Hono<AppEnv>().get('/api/time', async (c) => {
     const query = parseInput(timeQuery, c.req.query(), 'query');
