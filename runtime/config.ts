@@ -67,8 +67,10 @@ const envSchema = z.object({
   REQUEST_TIMEOUT_MS: z._default(positiveInt(3_600_000), 30_000),
   MAX_BODY_BYTES: z._default(positiveInt(100 * 1024 * 1024), 1024 * 1024),
   PINGS_URL: z.optional(httpUrl('must be an http:// or https:// URL')),
+  PINGS_TIMEOUT_MS: z._default(positiveInt(300_000), 15_000),
   ISOLATED_IDLE_MS: z._default(positiveInt(86_400_000), 60_000),
   ISOLATED_START_TIMEOUT_MS: z._default(positiveInt(600_000), 10_000),
+  ISOLATED_GATEWAY: z._default(z.enum(['auto', 'nginx', 'node']), 'auto'),
   K_SERVICE: z.optional(z.string()),
   K_REVISION: z.optional(z.string()),
 });
@@ -97,9 +99,14 @@ export interface Config {
   auth: AuthConfig | undefined;
   /** The pings function's URL for log-output (its Knative route in the cluster); undefined: this process. */
   pingsUrl: string | undefined;
+  /** How long log-output waits for pings: long enough to cover pings' cold start from zero. */
+  pingsTimeoutMs: number;
   service: { name: string | undefined; revision: string | undefined };
-  /** `npm start -- --isolated`: idle time before a function's process is stopped, and how long its start may take. */
-  isolated: { idleMs: number; startTimeoutMs: number };
+  /**
+   * `npm start -- --isolated`: idle time before a function's process is stopped, how long its start
+   * may take, and what serves the public port (the generated nginx gateway, or its Node stand-in).
+   */
+  isolated: { idleMs: number; startTimeoutMs: number; gateway: 'auto' | 'nginx' | 'node' };
 }
 
 export type DatabaseConfig =
@@ -165,6 +172,7 @@ function toConfig(env: Env): Config {
     stats: { enabled: env.STATS_ENABLED, flushIntervalMs: env.STATS_FLUSH_INTERVAL_MS },
     sink: env.K_SINK,
     pingsUrl: env.PINGS_URL,
+    pingsTimeoutMs: env.PINGS_TIMEOUT_MS,
     http: { allowedOrigins: env.ALLOWED_ORIGINS, maxBodyBytes: env.MAX_BODY_BYTES },
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     auth: env.AUTH_JWKS_URL
@@ -177,7 +185,7 @@ function toConfig(env: Env): Config {
         }
       : undefined,
     service: { name: env.K_SERVICE, revision: env.K_REVISION },
-    isolated: { idleMs: env.ISOLATED_IDLE_MS, startTimeoutMs: env.ISOLATED_START_TIMEOUT_MS },
+    isolated: { idleMs: env.ISOLATED_IDLE_MS, startTimeoutMs: env.ISOLATED_START_TIMEOUT_MS, gateway: env.ISOLATED_GATEWAY },
   };
 }
 

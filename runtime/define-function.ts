@@ -23,6 +23,8 @@ export interface RuntimeBindings {
   sink?: string | undefined;
   /** The pings function's route, read by log-output: PINGS_URL, or this process's own under `npm start`. */
   pingsUrl?: string | undefined;
+  /** PINGS_TIMEOUT_MS: log-output's budget for pings, cold start included. */
+  pingsTimeoutMs?: number | undefined;
 }
 
 /** The process settings of `RuntimeBindings`, or none when a test calls `app.request()` without them. */
@@ -55,7 +57,10 @@ export interface FunctionDefinition {
    */
   internal: boolean;
   scale: FunctionScale;
-  /** False for functions that never touch the database: readiness then does not wait for it. */
+  /**
+   * False for functions whose handlers never touch the database: readiness then does not wait for
+   * it (their request statistics are still written to it when DATABASE_URL is set).
+   */
   usesDatabase: boolean;
   /**
    * Which requests need a bearer JWT when AUTH_JWKS_URL is set: `writes` (anything but GET, HEAD,

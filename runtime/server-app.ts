@@ -3,6 +3,7 @@ import type { FunctionDefinition } from './define-function.ts';
 import { describeError, errorBody, notFound } from './errors.ts';
 import { createFunctionApp } from './function-app.ts';
 import type { RuntimeServices } from './function-app.ts';
+import { assertDistinctRoutes } from './gateway/public-routes.ts';
 import type { Readiness } from './readiness.ts';
 
 export interface ServerAppOptions extends RuntimeServices {
@@ -32,6 +33,7 @@ export function createServerApp({ functions, readiness, ...services }: ServerApp
     return c.body(text, 200, { 'Content-Type': services.metrics.registry.contentType });
   });
 
+  assertDistinctRoutes(functions);
   for (const definition of functions) {
     const app = createFunctionApp(definition, services);
     const forward = (c: { req: { raw: Request }; env: unknown }) => app.fetch(c.req.raw, c.env);

@@ -46,24 +46,30 @@ export async function startServer(config: Config, available: readonly FunctionDe
   });
   const metrics = createMetrics();
 
+  const servesDatabase = functions.some((definition) => definition.usesDatabase);
   let database: DatabaseHandle | undefined;
-  if (functions.some((definition) => definition.usesDatabase)) {
+  if (servesDatabase) {
     database = await openDatabase(config.database, log, metrics);
-    metrics.watchPool(database.poolStats);
     if (config.database.migrateOnStart) {
       await database.migrate(config.migrationsDir);
       log.info('migrations applied', { database: database.kind, folder: config.migrationsDir });
     }
+  } else if (config.stats.enabled && config.database.kind === 'postgres') {
+    // A function without database work (save, log-output) still records its requests, as it does
+    // under `npm start`; one connection serves a flush every few seconds.
+    database = await openDatabase({ ...config.database, poolMax: 1 }, log, metrics);
   }
+  if (database) metrics.watchPool(database.poolStats);
   const readyTimeoutMs = config.database.kind === 'postgres' ? config.database.readyTimeoutMs : 1000;
-  const readiness = createReadiness(database, readyTimeoutMs);
+  // Only a function that answers from the database is unready without it; statistics wait.
+  const readiness = createReadiness(servesDatabase ? database : undefined, readyTimeoutMs);
   let requestStats: RequestStatsRecorder | undefined;
   if (database && config.stats.enabled) {
     requestStats = createRequestStatsRecorder({ write: postgresStatsWriter(database.db), log });
     requestStats.startFlushing(config.stats.flushIntervalMs);
   }
   const app = createServerApp({ functions, readiness, database, log, metrics, requestStats, http: config.http, auth: config.auth });
-  const bindings: RuntimeBindings = { sink: config.sink, pingsUrl: config.pingsUrl };
+  const bindings: RuntimeBindings = { sink: config.sink, pingsUrl: config.pingsUrl, pingsTimeoutMs: config.pingsTimeoutMs };
 
   const server = await new Promise<Server>((resolve, reject) => {
     const fetch = (request: Request, env: object) => app.fetch(request, { ...env, ...bindings });

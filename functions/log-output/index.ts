@@ -6,7 +6,8 @@ import { fetchPings } from './pings-client.ts';
 
 /** Fixed for the life of the process, as the original log-output app printed it. */
 const instanceId = randomUUID();
-const pingsTimeoutMs = 1500;
+/** When no runtime settings are bound (app.request in tests): the default of PINGS_TIMEOUT_MS. */
+const defaultPingsTimeoutMs = 15_000;
 const localPingsUrl = 'http://127.0.0.1:8080/pings';
 
 export default defineFunction({
@@ -15,8 +16,8 @@ export default defineFunction({
   scale: { min: 0, max: 3, target: 50 },
   usesDatabase: false,
   app: new Hono<AppEnv>().get('/log-output', async (c) => {
-    const pingsUrl = runtimeBindings(c).pingsUrl ?? localPingsUrl;
-    const result = await fetchPings(pingsUrl, pingsTimeoutMs);
+    const bindings = runtimeBindings(c);
+    const result = await fetchPings(bindings.pingsUrl ?? localPingsUrl, bindings.pingsTimeoutMs ?? defaultPingsTimeoutMs);
     const header = `${new Date().toISOString()}: ${instanceId}.`;
     if (result.ok) return c.text(`${header}\nPing / Pongs: ${result.pings}`);
     c.var.log.warn('ping count unavailable', { reason: result.reason });
