@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -9,14 +8,21 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { Job } from 'kubernetes-models/batch/v1/Job';
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Service as CoreService } from 'kubernetes-models/v1/Service';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { allFunctions } from '../functions/index.ts';
-import { cluster, functionService, functionsDir, generatedFiles, validateKnativeService } from '../scripts/manifests.ts';
+import { functionTimeoutSeconds } from '../scripts/cluster.ts';
+import { gatewayDir, gatewaySettingsFile, readGatewaySettings } from '../scripts/gateway-manifests.ts';
+import { cluster, functionService, functionsDir, generatedFiles, validateKnativeService, withServingPort } from '../scripts/manifests.ts';
+import { renderKustomization as render } from './support/kustomize.ts';
+import { strictSchemaErrors } from './support/strict-schema.ts';
 
 const root = new URL('../', import.meta.url).pathname;
 
@@ -36,32 +42,32 @@ interface KubeObject {
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: {
+    type?: string;
+    rules?: { host?: string }[];
     template?: {
       metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-      spec?: { containers?: Container[]; automountServiceAccountToken?: boolean; containerConcurrency?: number };
+      spec?: { containers?: Container[]; automountServiceAccountToken?: boolean; containerConcurrency?: number; timeoutSeconds?: number };
     };
   };
 }
 
 /** Renders the kustomization as `kubectl apply -k knative/` would, without a cluster. */
 function renderKustomization(directory = join(root, 'knative')): KubeObject[] {
-  const result = spawnSync('kubectl', ['kustomize', directory], { encoding: 'utf8' });
-  if (result.error) {
-    throw new Error(`kubectl is needed to render knative/ (apt-get install kubernetes-client): ${result.error.message}`);
-  }
-  if (result.status !== 0) throw new Error(`kubectl kustomize knative/ failed:\n${result.stderr}`);
-  return parseAllDocuments(result.stdout).map((document) => document.toJSON() as KubeObject);
+  return render<KubeObject>(directory);
 }
 
 const validators: Record<string, (data: unknown) => void> = {
   'v1/Namespace': (data) => new Namespace(data as Namespace).validate(),
   'v1/Service': (data) => new CoreService(data as CoreService).validate(),
+  'v1/ConfigMap': (data) => new ConfigMap(data as ConfigMap).validate(),
   'v1/PersistentVolumeClaim': (data) => new PersistentVolumeClaim(data as PersistentVolumeClaim).validate(),
   'apps/v1/StatefulSet': (data) => new StatefulSet(data as StatefulSet).validate(),
   'apps/v1/Deployment': (data) => new Deployment(data as Deployment).validate(),
   'batch/v1/Job': (data) => new Job(data as Job).validate(),
   'batch/v1/CronJob': (data) => new CronJob(data as CronJob).validate(),
   'networking.k8s.io/v1/NetworkPolicy': (data) => new NetworkPolicy(data as NetworkPolicy).validate(),
+  'networking.k8s.io/v1/Ingress': (data) => new Ingress(data as Ingress).validate(),
+  'policy/v1/PodDisruptionBudget': (data) => new PodDisruptionBudget(data as PodDisruptionBudget).validate(),
   'serving.knative.dev/v1/Service': validateKnativeService,
   'eventing.knative.dev/v1/Broker': (data) => new Broker(data as Broker).validate(),
   'eventing.knative.dev/v1/Trigger': (data) => new Trigger(data as Trigger).validate(),
@@ -82,9 +88,12 @@ function onlyContainer(object: KubeObject): Container {
 }
 
 describe('generated function manifests', () => {
-  it('match the checked-in files under knative/functions (run npm run manifests)', () => {
+  it('match the checked-in files under knative/functions and knative/gateway (run npm run manifests)', () => {
     const expected = generatedFiles();
-    const onDisk = readdirSync(join(root, functionsDir)).map((file) => join(functionsDir, file)).sort();
+    const onDisk = [functionsDir, gatewayDir]
+      .flatMap((directory) => readdirSync(join(root, directory)).map((file) => join(directory, file)))
+      .filter((path) => path !== gatewaySettingsFile)
+      .sort();
     expect(onDisk).toEqual([...expected.keys()].sort());
     for (const [path, content] of expected) {
       expect(readFileSync(join(root, path), 'utf8'), `${path} drifted`).toBe(content);
@@ -113,7 +122,22 @@ describe('kubectl kustomize knative/', () => {
   it('renders every function plus the database, migration, eventing and backup objects', () => {
     expect(functionServices.map((object) => object.metadata.name).sort()).toEqual(allFunctions.map((definition) => definition.name).sort());
     const kinds = new Set(rendered.map((object) => `${object.kind}/${object.metadata.name}`));
-    for (const required of ['Namespace/knfn', 'StatefulSet/postgres', 'Deployment/wsproxy', 'Job/migrate', 'Broker/default', 'Trigger/message-saved', 'SinkBinding/save-to-broker', 'CronJob/postgres-backup', 'NetworkPolicy/postgres-ingress']) {
+    for (const required of [
+      'Namespace/knfn',
+      'StatefulSet/postgres',
+      'Deployment/wsproxy',
+      'Job/migrate',
+      'Broker/default',
+      'Trigger/message-saved',
+      'SinkBinding/save-to-broker',
+      'CronJob/postgres-backup',
+      'NetworkPolicy/postgres-ingress',
+      'ConfigMap/gateway',
+      'Deployment/gateway',
+      'Service/gateway',
+      'Ingress/gateway',
+      'PodDisruptionBudget/gateway',
+    ]) {
       expect(kinds, required).toContain(required);
     }
   });
@@ -126,6 +150,29 @@ describe('kubectl kustomize knative/', () => {
       expect(() => validate?.(object), `${key} ${object.metadata.name}`).not.toThrow();
       if (object.kind !== 'Namespace') expect(object.metadata.namespace, `${key} ${object.metadata.name}`).toBe(cluster.namespace);
     }
+  });
+
+  it('declares no field its schema lacks (the models\' validate() lets unknown fields through)', () => {
+    // Knative fills in a probe's port and the API server a SinkBinding's status, as validators above.
+    const objects = rendered.map((object) => {
+      if (object.apiVersion === 'serving.knative.dev/v1') return withServingPort(object);
+      return object.kind === 'SinkBinding' ? { ...object, status: {} } : object;
+    });
+    expect(strictSchemaErrors(objects)).toEqual([]);
+  });
+
+  it('keeps every function cluster-local: the gateway Ingress is the only public host', () => {
+    for (const object of functionServices) {
+      expect(object.metadata.labels?.['networking.knative.dev/visibility'], object.metadata.name).toBe('cluster-local');
+    }
+    const exposing = rendered.filter(
+      (object) =>
+        ['Ingress', 'HTTPRoute', 'Gateway', 'DomainMapping', 'Route'].includes(object.kind) ||
+        (object.apiVersion === 'serving.knative.dev/v1' && object.metadata.labels?.['networking.knative.dev/visibility'] !== 'cluster-local') ||
+        (object.kind === 'Service' && object.apiVersion === 'v1' && ['LoadBalancer', 'NodePort'].includes(object.spec?.type ?? 'ClusterIP')),
+    );
+    expect(exposing.map((object) => `${object.kind}/${object.metadata.name}`)).toEqual(['Ingress/gateway']);
+    expect(rendered.flatMap((object) => object.spec?.rules ?? []).map((rule) => rule.host)).toEqual([readGatewaySettings().host]);
   });
 
   it('never holds a Secret, a password or a connection string', () => {
@@ -202,6 +249,10 @@ describe.each(allFunctions.map((definition) => [definition.name, definition] as 
     expect(env.get('DATABASE_URL')).toEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'knfn-database', key: 'url' } } });
     expect(env.get('DATABASE_WS_PROXY')?.value).toBe(cluster.wsProxy);
     expect(env.get('MIGRATE_ON_START')?.value).toBe('false');
+  });
+
+  it('answers within the timeout the gateway waits longer than', () => {
+    expect(service().spec?.template?.spec?.timeoutSeconds).toBe(functionTimeoutSeconds);
   });
 
   it('has resource requests and limits', () => {

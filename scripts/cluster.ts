@@ -1,0 +1,21 @@
+/** Everything the generated manifests share with each other and with the hand-written ones under knative/. */
+export const cluster = {
+  namespace: 'knfn',
+  /** One image serves every function (FUNCTION picks one); kustomize `images:` pins the real tag. */
+  image: 'ghcr.io/knfn/knfn:latest',
+  databaseSecret: { name: 'knfn-database', urlKey: 'url' },
+  /** The in-cluster neondatabase/wsproxy (200-postgres.yaml), in the form DATABASE_WS_PROXY takes. */
+  wsProxy: 'wsproxy.knfn.svc.cluster.local:80/v1',
+  partOf: 'knfn',
+} as const;
+
+/**
+ * A function revision's request timeout (Knative `timeoutSeconds`). Whatever calls a function
+ * (the gateway, another function) must wait longer than this plus a cold start.
+ */
+export const functionTimeoutSeconds = 30;
+
+/** A function's cluster-local Knative route: every function is reached only through this name. */
+export function functionHost(name: string): string {
+  return `${name}.${cluster.namespace}.svc.cluster.local`;
+}
