@@ -1,12 +1,12 @@
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { launchChromium, saveThroughTheForm, showMarkupAsText } from './support/browser.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
 import { spawnServer } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 
-describe('the message board in a real browser', () => {
+describe('the message board in a real browser, under npm start', () => {
   let database: TestDatabase;
   let server: SpawnedProcess & { url: string };
   let browser: Browser;
@@ -14,10 +14,7 @@ describe('the message board in a real browser', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     server = await spawnServer({ DATABASE_URL: database.url });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -29,31 +26,10 @@ describe('the message board in a real browser', () => {
   });
 
   it('saves a message typed into the form and shows it on /view', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}/`);
-    await page.fill('textarea[name=data]', 'Hello from Chromium');
-    await page.selectOption('select[name=template]', 'space');
-    await Promise.all([page.waitForURL(/\/view\?template=space$/), page.click('button[type=submit]')]);
-    await expect.poll(() => page.locator('.message p').first().textContent()).toBe('Hello from Chromium');
-    expect(await page.locator('body').getAttribute('class')).toBe('theme-space');
-    await page.close();
+    await saveThroughTheForm(browser, server.url, 'Hello from Chromium');
   });
 
   it('shows a message with markup as text and never runs it', async () => {
-    const page = await browser.newPage();
-    const dialogs: string[] = [];
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    const message = '<script>window.pwned = true; alert(1)</script><img src=x onerror="window.pwned = true">';
-    await page.goto(`${server.url}/`);
-    await page.fill('textarea[name=data]', message);
-    await Promise.all([page.waitForURL(/\/view\?template=default$/), page.click('button[type=submit]')]);
-    expect(await page.locator('.message p').first().textContent()).toBe(message);
-    expect(await page.locator('.message script, .message img').count()).toBe(0);
-    expect(await page.evaluate(() => (globalThis as { pwned?: boolean }).pwned)).toBeUndefined();
-    expect(dialogs).toEqual([]);
-    await page.close();
+    await showMarkupAsText(browser, server.url);
   });
 });

@@ -1,123 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from './support/postgres.ts';
-import type { TestDatabase } from './support/postgres.ts';
+import { describe, expect, it, beforeAll } from 'vitest';
+import { expectOnlyPublicRoutes, gatewayEvents, gatewayPerBlock, isAlive, logLines, runningBundles, spawnIsolated, waitFor } from './support/isolated.ts';
+import type { Gateway } from './support/isolated.ts';
+import { expectReadmeExamplesToHold } from './support/readme-examples.ts';
 
-const projectRoot = new URL('../', import.meta.url).pathname;
 const idleMs = 400;
-
-interface Gateway {
-  readonly url: string;
-  readonly output: () => string;
-  readonly exited: Promise<number | null>;
-  readonly kill: (signal: NodeJS.Signals) => void;
-}
-
-interface LogLine {
-  msg: string;
-  function?: string;
-  service?: string;
-  revision?: string;
-  pid?: number;
-  url?: string;
-  functions?: string[];
-}
-
-/** `npm start -- --isolated` as a user runs it. */
-function spawnIsolated(env: Record<string, string>): Omit<Gateway, 'url'> & { stdout: NodeJS.ReadableStream } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts', '--isolated'], {
-    cwd: projectRoot,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { output: () => output, exited, kill: (signal) => child.kill(signal), stdout: child.stdout };
-}
-
-/** Resolves once the gateway itself (not one of its functions) logs that it listens. */
-function listening(spawned: ReturnType<typeof spawnIsolated>): Promise<Gateway> {
-  return new Promise<Gateway>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${spawned.output()}`)), 45_000);
-    spawned.stdout.on('data', () => {
-      const match = /"msg":"listening","url":"([^"]+)","mode":"isolated"/.exec(spawned.output());
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve({ ...spawned, url: match[1] });
-      }
-    });
-    void spawned.exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code} before listening:\n${spawned.output()}`));
-    });
-  });
-}
-
-function logLines(output: string): LogLine[] {
-  return output
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as LogLine);
-}
-
-const gatewayEvents = (gateway: Gateway, msg: string, name: string) =>
-  logLines(gateway.output()).filter((line) => line.msg === msg && line.function === name && line.service === undefined);
-
-/** Pids of processes whose command line contains `path` (pgrep exits 1 when there are none). */
-function runningBundles(path: string): number[] {
-  const found = spawnSync('pgrep', ['-f', path], { encoding: 'utf8' });
-  return found.stdout.split('\n').filter(Boolean).map(Number);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/**
- * One gateway for the describe block it is called in: a fresh database and DATA_DIR, started
- * before the block's tests and removed after them. Register it before the block's own hooks.
- */
-function gatewayPerBlock(env: Record<string, string>): { gateway: () => Gateway; dataDir: string } {
-  const dataDir = `.data/test-isolated-${randomBytes(4).toString('hex')}`;
-  let database: TestDatabase | undefined;
-  let gateway: Gateway | undefined;
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    gateway = await listening(spawnIsolated({ DATABASE_URL: database.url, DATA_DIR: dataDir, ...env }));
-  });
-  afterAll(async () => {
-    if (gateway) {
-      gateway.kill('SIGKILL');
-      await gateway.exited;
-    }
-    await database?.drop();
-    rmSync(`${projectRoot}${dataDir}`, { recursive: true, force: true });
-  });
-  return {
-    dataDir,
-    gateway: () => {
-      if (!gateway) throw new Error('the gateway has not started');
-      return gateway;
-    },
-  };
-}
 
 describe('npm start -- --isolated', () => {
   let gateway: Gateway;
@@ -197,12 +83,8 @@ describe('npm start -- --isolated', () => {
     }
   });
 
-  it('answers an unknown path with 404 JSON and its own health without starting anything', async () => {
-    const missing = await fetch(`${gateway.url}/nope`);
-    expect(missing.status).toBe(404);
-    expect(await missing.json()).toEqual({ error: { code: 'not_found', message: 'no route for GET /nope' } });
-    const health = await fetch(`${gateway.url}/health/ready`);
-    expect(await health.json()).toEqual({ status: 'ready' });
+  it('answers runtime and unknown paths with the JSON 404, as the cluster gateway does', async () => {
+    await expectOnlyPublicRoutes(gateway.url);
   });
 
   it('replaces a function process that died: the next request cold-starts a new one', async () => {
@@ -265,5 +147,23 @@ describe('npm start -- --isolated when a function cannot start in time', () => {
     await waitFor(() => gatewayEvents(gateway, 'cold start failed', 'pingpong').length === 2, 5000, 'two failed cold starts');
     // Each timed-out process was killed: none runs this gateway's pingpong bundle any more.
     expect(runningBundles(`${setup.dataDir}/isolated/dist/functions/pingpong/`)).toEqual([]);
+  });
+});
+
+describe('npm start -- --isolated without nginx (ISOLATED_GATEWAY=node)', () => {
+  let gateway: Gateway;
+  const setup = gatewayPerBlock({ ISOLATED_GATEWAY: 'node' });
+  beforeAll(() => {
+    gateway = setup.gateway();
+  });
+
+  it('serves the public port with the Node stand-in, saying so', () => {
+    const [listening] = logLines(gateway.output()).filter((line) => line.msg === 'listening' && line.service === undefined);
+    expect(listening?.gateway).toBe('node');
+  });
+
+  it("routes the README's examples and hides the same paths as the nginx gateway", async () => {
+    await expectReadmeExamplesToHold(new URL(gateway.url).host);
+    await expectOnlyPublicRoutes(gateway.url);
   });
 });

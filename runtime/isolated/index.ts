@@ -1,20 +1,23 @@
-import type { AddressInfo } from 'node:net';
 import { openDatabase } from '../../db/client.ts';
 import { isNeonHost } from '../../db/neon.ts';
 import { startWsBridge } from '../../db/ws-bridge.ts';
 import type { WsBridge } from '../../db/ws-bridge.ts';
 import type { Config } from '../config.ts';
 import type { FunctionDefinition } from '../define-function.ts';
+import { publicRoutes } from '../gateway/public-routes.ts';
 import { createLogger } from '../logger.ts';
 import type { Logger } from '../logger.ts';
 import { selectFunctions } from '../server.ts';
+import { activate, createHttpServer } from './activator.ts';
 import { buildBundles } from './bundles.ts';
 import { IsolatedConfigError } from './config.ts';
+import { containerEnv, loadManifestScript } from './container-env.ts';
+import type { LocalCluster } from './container-env.ts';
 import { spawnFunction } from './function-process.ts';
-import { createGateway } from './gateway.ts';
 import { createInstance } from './instance.ts';
 import type { Instance } from './instance.ts';
-import { createRouteTable } from './route-table.ts';
+import { startPublicGateway } from './public-gateway.ts';
+import { closeServer, listen } from './listen.ts';
 
 export interface IsolatedRunner {
   readonly url: string;
@@ -24,9 +27,10 @@ export interface IsolatedRunner {
 }
 
 /**
- * `npm start -- --isolated`: every function in its own process from its production bundle behind
- * one port, started by its first request and stopped after ISOLATED_IDLE_MS without one - Knative's
- * scale-to-zero and cold starts without a cluster.
+ * `npm start -- --isolated`: the cluster's topology on one machine. Each function runs from its
+ * production bundle with its container's environment, behind its own activator port (its
+ * cluster-local address: started by its first request, stopped after ISOLATED_IDLE_MS without
+ * one), and the public port is the generated gateway in front of them all.
  */
 export async function startIsolated(
   config: Config,
@@ -43,13 +47,14 @@ export async function startIsolated(
   }
   const functions = selectFunctions(config, available);
   const log = createLogger({ level: config.logLevel });
+  const manifests = await loadManifestScript();
 
-  // One bridge for the gateway and every process, as the cluster has one wsproxy: the function
-  // processes then take the cluster's WebSocket path (without it they would speak plain TCP).
-  const databaseHost = new URL(config.database.url);
+  // One bridge for every process, as the cluster has one wsproxy: the function processes then take
+  // the cluster's WebSocket path (without it they would speak plain TCP).
   let bridge: WsBridge | undefined;
   let wsProxy = config.database.wsProxy;
   if (wsProxy === undefined && !isNeonHost(config.database.url)) {
+    const databaseHost = new URL(config.database.url);
     bridge = await startWsBridge({ target: { host: databaseHost.hostname, port: Number(databaseHost.port || 5432) }, log });
     wsProxy = bridge.proxyAddress;
   }
@@ -63,39 +68,46 @@ export async function startIsolated(
     migrateOnce(config, wsProxy, log),
   ]);
 
-  let gatewayUrl = '';
-  const childEnv = (name: string): Record<string, string | undefined> => ({
-    ...env,
-    FUNCTION: name,
-    K_SERVICE: name,
-    K_REVISION: `${name}-00001`,
-    K_SINK: config.sink ?? `${gatewayUrl}/_events/message`,
-    PINGS_URL: config.pingsUrl ?? `${gatewayUrl}/pings`,
-    DATABASE_WS_PROXY: wsProxy,
-    // The gateway migrated once; a function's start must stay a cold start, not a migration.
-    MIGRATE_ON_START: 'false',
-  });
+  // Known once every activator listens; no process starts before a request, so none reads it early.
+  let local: LocalCluster | undefined;
   const instances = new Map<string, Instance>(
     functions.map((definition) => {
       const name = definition.name;
-      const bundle = bundles.get(name) ?? '';
-      const start = () => spawnFunction({ name, bundle, env: childEnv(name), startTimeoutMs: isolated.startTimeoutMs, log });
+      const start = () => {
+        if (local === undefined) throw new Error('a function started before the local cluster was ready');
+        // The user's environment (LOG_LEVEL, STATS_*, ...) under the container's own, as a local
+        // override of what a ConfigMap would set; what the manifest sets always wins.
+        const childEnv = { ...env, ...containerEnv(manifests, definition, local) };
+        return spawnFunction({ name, bundle: bundles.get(name) ?? '', env: childEnv, startTimeoutMs: isolated.startTimeoutMs, log });
+      };
       return [name, createInstance({ name, start, idleMs: isolated.idleMs, stopGraceMs: config.shutdownTimeoutMs + 1000, log })];
     }),
   );
 
-  const server = createGateway({ routes: createRouteTable(functions), instances, requestTimeoutMs: config.requestTimeoutMs, log });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+  const activators = await Promise.all(
+    [...instances.values()].map(async (instance) => {
+      const server = createHttpServer(activate(instance), config.requestTimeoutMs, log);
+      return { name: instance.name, server, address: `127.0.0.1:${await listen(server, 0, '127.0.0.1')}` };
+    }),
+  );
+  const addresses = new Map(activators.map(({ name, address }) => [name, address]));
+  local = localCluster(manifests.cluster, functions, addresses, config.database.url, wsProxy, config.sink);
+
+  const gateway = await startPublicGateway({
+    mode: isolated.gateway,
+    routes: publicRoutes(functions),
+    addresses,
+    host: config.host,
+    port: config.port,
+    requestTimeoutMs: config.requestTimeoutMs,
+    instances,
+    log,
   });
-  server.on('error', (error) => log.error('server error', { error }));
-  const { port } = server.address() as AddressInfo;
-  gatewayUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   log.info('listening', {
-    url: gatewayUrl,
+    url: gateway.url,
     mode: 'isolated',
-    functions: [...instances.keys()],
+    gateway: gateway.kind,
+    functions: Object.fromEntries([...addresses].map(([name, address]) => [name, `http://${address}`])),
     idleMs: isolated.idleMs,
   });
 
@@ -103,20 +115,47 @@ export async function startIsolated(
   const stop = () => {
     stopping ??= (async () => {
       log.info('shutting down: stopping every function process');
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      const gatewayStopped = gateway.stop();
       await Promise.all([...instances.values()].map((instance) => instance.close()));
-      // Every process has answered what it accepted; give those answers a moment to pass through.
-      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000))]);
-      clearInterval(sweep);
-      server.closeAllConnections();
+      await Promise.all([gatewayStopped, ...activators.map(({ server }) => closeServer(server))]);
       await bridge?.close();
       log.info('stopped', { forced: false });
       return { forced: false };
     })();
     return stopping;
   };
-  return { url: gatewayUrl, log, stop };
+  return { url: gateway.url, log, stop };
+}
+
+function clusterHostOf(cluster: { namespace: string }, name: string): string {
+  return `${name}.${cluster.namespace}.svc.cluster.local`;
+}
+
+/**
+ * Local stand-ins for what the containers' environment names: each function's cluster-local host
+ * (its activator), the wsproxy (the bridge), the database Secret, and the Broker that the
+ * SinkBinding gives `save` (here the message worker itself, at its Trigger's path).
+ */
+function localCluster(
+  cluster: { namespace: string; wsProxy: string; databaseSecret: { name: string; urlKey: string } },
+  functions: readonly FunctionDefinition[],
+  addresses: ReadonlyMap<string, string>,
+  databaseUrl: string,
+  wsProxy: string | undefined,
+  sink: string | undefined,
+): LocalCluster {
+  const hosts = new Map([...addresses].map(([name, address]) => [clusterHostOf(cluster, name), address]));
+  const clusterWsProxyHost = cluster.wsProxy.split('/', 1)[0] ?? '';
+  if (wsProxy !== undefined) hosts.set(clusterWsProxyHost, wsProxy.split('/', 1)[0] ?? wsProxy);
+  const worker = functions.find((definition) => definition.name === 'message-worker');
+  const workerAddress = addresses.get('message-worker');
+  const localSink = worker && workerAddress ? `http://${workerAddress}${worker.routes[0] ?? '/'}` : undefined;
+  const saveSink = sink ?? localSink;
+  return {
+    hosts,
+    secrets: { [cluster.databaseSecret.name]: { [cluster.databaseSecret.urlKey]: databaseUrl } },
+    sinks: saveSink === undefined ? {} : { save: saveSink },
+  };
 }
 
 async function migrateOnce(config: Config, wsProxy: string | undefined, log: Logger): Promise<void> {
