@@ -23,12 +23,13 @@ export function deploySteps(): Step[] {
     },
     { why: "a Job's pod template is immutable: drop the previous migration run", args: ['delete', 'job', 'migrate', ...ns, '--ignore-not-found'] },
     {
-      why: 'database, wsproxy, policies, migration Job, eventing, backups (not the functions yet)',
+      why: 'database, wsproxy, policies, migration Job, eventing, backups and the public gateway (not the functions yet)',
       args: ['apply', '-k', 'knative/', '-l', 'app.kubernetes.io/component!=function'],
     },
     { why: 'functions roll out only against a migrated schema', args: ['wait', '--for=condition=complete', 'job/migrate', ...ns, '--timeout=300s'] },
     { why: 'every function Service', args: ['apply', '-k', 'knative/'] },
     { why: 'report the first revision that fails to become ready', args: ['wait', '--for=condition=Ready', 'ksvc', '--all', ...ns, '--timeout=300s'] },
+    { why: 'the public host answers once the gateway pods are ready', args: ['rollout', 'status', 'deployment/gateway', ...ns, '--timeout=120s'] },
   ];
 }
 

@@ -14,6 +14,11 @@ describe('npm run deploy', () => {
     expect(full).toBeGreaterThan(migrated);
   });
 
+  it('applies the gateway with the first apply and waits for its pods last', () => {
+    const steps = commands(deploySteps());
+    expect(steps.at(-1)).toBe('rollout status deployment/gateway -n knfn --timeout=120s');
+  });
+
   it('prints shell-ready commands, quoting what the shell would mangle', () => {
     const printed = deploySteps().map(formatStep).join('\n');
     expect(printed).toContain("kubectl apply -k knative/ -l 'app.kubernetes.io/component!=function'");
