@@ -57,9 +57,9 @@ describe('save -> worker -> view in real server processes', () => {
     ]);
   });
 
-  it('as separate containers: save publishes to K_SINK, the worker takes deliveries on its root path', async () => {
+  it('as separate containers: save publishes to K_SINK, the worker takes deliveries on its event path', async () => {
     const worker = await start({ FUNCTION: 'message-worker', MIGRATE_ON_START: 'true' });
-    const saver = await start({ FUNCTION: 'save', K_SINK: `${worker.url}/` });
+    const saver = await start({ FUNCTION: 'save', K_SINK: `${worker.url}/_events/message` });
     const response = await fetch(`${saver.url}/save?data=${encodeURIComponent('across containers')}`);
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };

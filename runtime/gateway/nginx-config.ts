@@ -126,8 +126,9 @@ function seconds(name: string, value: number): string {
 function listenAddress(address: string | undefined, port: number): string {
   if (!(Number.isInteger(port) && port > 0 && port < 65536)) throw new Error(`listen port ${port} is not a TCP port`);
   if (address === undefined) return String(port);
-  if (isIP(address) === 0) throw new Error(`listen address ${address} must be an IP literal`);
-  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+  if (isIP(address) === 6) return `[${address}]:${port}`;
+  if (!/^[A-Za-z0-9.-]+$/.test(address)) throw new Error(`listen address ${address} is neither an IP literal nor a host name`);
+  return `${address}:${port}`;
 }
 
 // ---- Variables -------------------------------------------------------------------------------
@@ -156,6 +157,7 @@ function resolverDirectives({ resolver, limits }: NginxGatewaySettings): Directi
   if (resolver === undefined) return [];
   return [
     directive('resolver', quote(resolver.address), `valid=${seconds('resolver.validSeconds', resolver.validSeconds)}`),
+    // A name that takes longer to resolve than a connect may take is as unavailable.
     directive('resolver_timeout', seconds('connectTimeoutSeconds', limits.connectTimeoutSeconds)),
   ];
 }
@@ -236,7 +238,7 @@ function routeLocations(routes: readonly GatewayRoute[], upstreams: NginxGateway
       const match = dynamicSeen ? ['~', quote(regex ?? `^${escapeRegex(path)}\\z`)] : ['=', quote(path)];
       locations.push(
         block('location', match, [
-          directive('set', '$knfn_function', quote(route.function)),
+          directive('set', '$knfn_function', literal(route.function)),
           directive('set', '$knfn_upstream', quote(upstream.address)),
           directive('set', '$knfn_upstream_host', quote(upstream.host)),
           // A variable, so a name is resolved per request (cached for resolver valid=): nginx
@@ -284,15 +286,16 @@ export function translatePattern(pattern: string): { path: string; regex?: strin
   });
 }
 
+/** Static labels are [A-Za-z0-9._~-] (checked above), of which only `.` means something in a regex. */
 function escapeRegex(text: string): string {
   return text.replace(/[.]/g, '\\$&');
 }
 
 /**
- * A parameter's regex, if JavaScript (Hono) and PCRE (nginx) read it the same way: plain classes,
+ * A parameter's regex, if JavaScript (Hono) and PCRE (nginx) read it the same way: classes,
  * groups, (?: (?= (?! (no `<`, so no lookbehind or named groups), quantifiers, \d \w \s and
- * escaped punctuation. Top-level `|` is refused because Hono's
- * two routers anchor it differently (RegExpRouter groups it, TrieRouter does not).
+ * escaped punctuation. A top-level `|` is refused because Hono's two routers anchor it
+ * differently (RegExpRouter groups it, TrieRouter does not).
  */
 function portableRegex(pattern: string, source: string): string {
   const refuse = (why: string): never => {

@@ -104,8 +104,11 @@ export function gatewayPerBlock(env: Record<string, string>): { gateway: () => G
   });
   afterAll(async () => {
     if (gateway) {
-      gateway.kill('SIGKILL');
+      // SIGTERM, so the runner stops its function processes and nginx; SIGKILL only if it hangs.
+      gateway.kill('SIGTERM');
+      const timer = setTimeout(() => gateway?.kill('SIGKILL'), 15_000);
       await gateway.exited;
+      clearTimeout(timer);
     }
     await database?.drop();
     rmSync(`${projectRoot}${dataDir}`, { recursive: true, force: true });
