@@ -8,6 +8,7 @@ import { createAuthMiddleware } from './auth.ts';
 import type { AuthConfig } from './auth.ts';
 import type { AppEnv, FunctionDefinition } from './define-function.ts';
 import { describeError, errorBody, notFound } from './errors.ts';
+import { injectFailures, injectedFailureInterval } from './injected-faults.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { RequestStatsRecorder } from './request-stats.ts';
@@ -71,6 +72,9 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
 
   const auth = services.auth ? createAuthMiddleware(definition, services.auth) : undefined;
   if (auth) app.use(auth);
+  // After the observer: the injected 500s are counted and timed like any real failure.
+  const failEvery = injectedFailureInterval();
+  if (failEvery > 0) app.use(injectFailures(failEvery));
 
   app.route('/', definition.app);
   app.notFound(notFound);

@@ -51,18 +51,30 @@ function onlyFunction(name: string): Plugin {
   };
 }
 
+export interface BuildVariant {
+  /**
+   * Test builds only: every Nth request of every function answers 500, so a canary analysis can
+   * be shown to fail. Production builds never set it, and minification drops the code.
+   */
+  failEvery?: number;
+}
+
 /** Bundles dist/main.js (every function), dist/migrate.js and one bundle per function. */
-export async function buildAll(names: readonly string[], outDir = join(root, 'dist')): Promise<void> {
+export async function buildAll(names: readonly string[], outDir = join(root, 'dist'), variant: BuildVariant = {}): Promise<void> {
   rmSync(outDir, { recursive: true, force: true });
+  const options: BuildOptions = {
+    ...bundleOptions,
+    define: { KNFN_FAIL_EVERY: variant.failEvery === undefined ? 'undefined' : String(variant.failEvery) },
+  };
   await Promise.all([
     build({
-      ...bundleOptions,
+      ...options,
       entryPoints: { main: join(root, 'runtime/main.ts'), migrate: join(root, 'runtime/migrate.ts') },
       outdir: outDir,
     }),
     ...names.map((name) =>
       build({
-        ...bundleOptions,
+        ...options,
         entryPoints: { main: join(root, 'runtime/main.ts') },
         outdir: join(outDir, 'functions', name),
         plugins: [onlyFunction(name)],
