@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type * as schema from './schema.ts';
 
@@ -24,6 +25,21 @@ export interface DatabaseHandle {
   migrate(migrationsFolder: string): Promise<void>;
   poolStats(): PoolStats;
   close(): Promise<void>;
+}
+
+export interface DatabaseSize {
+  database: string;
+  bytes: number;
+}
+
+/** The connected database's name and size on disk; float8, so both drivers answer a number. */
+export async function readDatabaseSize(db: Database): Promise<DatabaseSize> {
+  const result = (await db.execute(
+    sql`select current_database() as database, pg_database_size(current_database())::float8 as bytes`,
+  )) as unknown as { rows: { database: string; bytes: number | string }[] };
+  const row = result.rows[0];
+  if (!row) throw new Error('pg_database_size returned no row');
+  return { database: row.database, bytes: Number(row.bytes) };
 }
 
 export const migrationsTable = { migrationsSchema: 'drizzle', migrationsTable: '__drizzle_migrations' } as const;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { openDatabase } from '../db/client.ts';
 import type { DatabaseHandle } from '../db/client.ts';
+import { readDatabaseSize } from '../db/database.ts';
 import type { Config } from './config.ts';
 import { ConfigError } from './config.ts';
 import type { FunctionDefinition, RuntimeBindings } from './define-function.ts';
@@ -60,6 +61,12 @@ export async function startServer(config: Config, available: readonly FunctionDe
     database = await openDatabase({ ...config.database, poolMax: 1 }, log, metrics);
   }
   if (database) metrics.watchPool(database.poolStats);
+  // Only a process serving the database reports its size: the statistics-only connection of save
+  // or log-output would repeat the same number from more pods.
+  if (database && servesDatabase) {
+    const { db } = database;
+    metrics.watchDatabaseSize(() => readDatabaseSize(db));
+  }
   const readyTimeoutMs = config.database.kind === 'postgres' ? config.database.readyTimeoutMs : 1000;
   // Only a function that answers from the database is unready without it; statistics wait.
   const readiness = createReadiness(servesDatabase ? database : undefined, readyTimeoutMs);

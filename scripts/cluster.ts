@@ -1,8 +1,11 @@
 /** Everything the generated manifests share with each other and with the hand-written ones under knative/. */
 export const cluster = {
   namespace: 'knfn',
-  /** One image serves every function (FUNCTION picks one); kustomize `images:` pins the real tag. */
-  image: 'ghcr.io/knfn/knfn:latest',
+  /**
+   * One image serves every function (FUNCTION picks one) and the migration Job; which tag or
+   * digest of it runs is the release (scripts/release.ts), never `latest`.
+   */
+  imageRepository: 'ghcr.io/knfn/knfn',
   databaseSecret: { name: 'knfn-database', urlKey: 'url' },
   /** The in-cluster neondatabase/wsproxy (200-postgres.yaml), in the form DATABASE_WS_PROXY takes. */
   wsProxy: 'wsproxy.knfn.svc.cluster.local:80/v1',

@@ -2,6 +2,8 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { expectOnlyPublicRoutes, gatewayEvents, gatewayPerBlock, isAlive, logLines, runningBundles, spawnIsolated, waitFor } from './support/isolated.ts';
 import type { Gateway } from './support/isolated.ts';
 import { expectReadmeExamplesToHold } from './support/readme-examples.ts';
+import { revisionName } from '../scripts/manifests.ts';
+import { defaultRelease } from '../scripts/release.ts';
 
 const idleMs = 400;
 
@@ -55,7 +57,7 @@ describe('npm start -- --isolated', () => {
     const childListening = logLines(gateway.output()).filter((line) => line.msg === 'listening' && line.service === 'pingpong');
     expect(childListening.length).toBe(3);
     for (const line of childListening) {
-      expect(line.revision).toBe('pingpong-00001');
+      expect(line.revision).toBe(revisionName('pingpong', defaultRelease()));
       expect(line.functions).toEqual(['pingpong']);
       expect(new URL(line.url ?? '').port).not.toBe(gatewayPort);
     }

@@ -1,32 +1,285 @@
-import { describe, expect, it } from 'vitest';
-import { deploySteps, formatStep, undeploySteps } from '../scripts/deploy.ts';
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { allFunctions } from '../functions/index.ts';
+import { main, prerequisiteSteps, secretRefusal, undeploySteps } from '../scripts/deploy.ts';
+import type { Io } from '../scripts/deploy.ts';
+import { imageProblem, parseRelease } from '../scripts/release.ts';
+import { fakeCommands } from './support/fake-command.ts';
+import type { FakeCommands, FakeRule } from './support/fake-command.ts';
+import { renderKustomization } from './support/kustomize.ts';
 
-const commands = (steps: ReturnType<typeof deploySteps>) => steps.map((step) => step.args.join(' '));
+const root = new URL('../', import.meta.url).pathname;
+const digest = `sha256:${'5e'.repeat(32)}`;
+const image = `registry.example/team/knfn@${digest}`;
+const release = parseRelease(image);
 
-describe('npm run deploy', () => {
-  it('waits for the migration Job before applying the function Services', () => {
-    const steps = commands(deploySteps());
-    const partial = steps.indexOf('apply -k knative/ -l app.kubernetes.io/component!=function');
-    const migrated = steps.indexOf('wait --for=condition=complete job/migrate -n knfn --timeout=300s');
-    const full = steps.indexOf('apply -k knative/');
-    expect(partial).toBeGreaterThan(steps.indexOf('delete job migrate -n knfn --ignore-not-found'));
-    expect(migrated).toBeGreaterThan(partial);
-    expect(full).toBeGreaterThan(migrated);
+interface Run {
+  status: number;
+  out: string;
+  err: string;
+}
+
+async function deploy(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  let out = '';
+  let err = '';
+  // A clock the polls advance: a Job that never ends times out after its seconds of polls, at once.
+  let clock = 0;
+  const io: Io = {
+    env,
+    out: (text) => (out += text),
+    err: (text) => (err += text),
+    sleep: async (ms) => {
+      clock += ms;
+    },
+    now: () => clock,
+    inheritOutput: false,
+  };
+  const status = await main(args, io);
+  return { status, out, err };
+}
+
+/** The kubectl lines of a dry run, the rendered directory written as <release>. */
+function commands(run: Run): string[] {
+  const dir = /manifests rendered into (\S+)/.exec(run.out)?.[1];
+  if (dir === undefined) throw new Error(`no rendered directory in:\n${run.out}`);
+  return run.out
+    .split('\n')
+    .filter((line) => line.startsWith('kubectl '))
+    .map((line) => line.replaceAll(dir, '<release>'));
+}
+
+const dryRunDirs: string[] = [];
+afterEach(() => {
+  for (const dir of dryRunDirs.splice(0)) rmSync(join(dir, '..'), { recursive: true, force: true });
+});
+
+async function dryRun(): Promise<Run> {
+  const run = await deploy(['deploy', '--image', image, '--dry-run']);
+  const dir = /manifests rendered into (\S+)/.exec(run.out)?.[1];
+  if (dir !== undefined) dryRunDirs.push(dir);
+  return run;
+}
+
+describe('npm run deploy -- --dry-run', () => {
+  it('checks, then applies in order: database, migration, platform, functions, then waits', async () => {
+    const run = await dryRun();
+    expect(run.status).toBe(0);
+    const printed = commands(run);
+    const order = [
+      'kubectl get crd services.serving.knative.dev -o name',
+      'kubectl get crd brokers.eventing.knative.dev triggers.eventing.knative.dev sinkbindings.sources.knative.dev -o name',
+      "kubectl get secret knfn-database -n knfn -o 'jsonpath={.data}'",
+      'kubectl apply -f <release>/000-namespace.yaml',
+      'kubectl apply -f <release>/200-postgres.yaml -f <release>/250-networkpolicy.yaml',
+      'kubectl rollout status statefulset/postgres -n knfn --timeout=300s',
+      'kubectl rollout status deployment/wsproxy -n knfn --timeout=120s',
+      "kubectl get job migrate-sha-5e5e5e5e5e5e -n knfn --ignore-not-found -o 'jsonpath={.spec.template.spec.containers[0].image}'",
+      'kubectl apply -f <release>/migrate/job.yaml',
+      `kubectl get job migrate-sha-5e5e5e5e5e5e -n knfn -o 'jsonpath={.status.conditions[?(@.status=="True")].type}'`,
+      'kubectl logs job/migrate-sha-5e5e5e5e5e5e -n knfn --tail=100',
+      'kubectl apply -f <release>/500-eventing.yaml -f <release>/600-backup-cronjob.yaml',
+      'kubectl apply -k <release>/gateway',
+      'kubectl apply -k <release>/functions',
+      'kubectl apply -k <release>',
+      'kubectl wait --for=condition=Ready ksvc --all -n knfn --timeout=300s',
+      'kubectl rollout status deployment/gateway -n knfn --timeout=120s',
+    ];
+    // In this order; other checks (Flagger's CRDs when the release holds canaries) may come between.
+    const positions = order.map((command) => printed.indexOf(command));
+    expect(positions.filter((position) => position < 0).map((_, index) => order[index])).toEqual([]);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    expect(printed.at(-1)).toBe(order.at(-1));
   });
 
-  it('applies the gateway with the first apply and waits for its pods last', () => {
-    const steps = commands(deploySteps());
-    expect(steps.at(-1)).toBe('rollout status deployment/gateway -n knfn --timeout=120s');
+  it('applies nothing but the release: every image is its own or pinned, every name carries it', async () => {
+    const run = await dryRun();
+    const dir = dryRunDirs.at(-1) as string;
+    const objects = renderKustomization<{ kind: string; metadata: { name: string }; spec?: { template?: { metadata?: { name?: string } } } }>(dir);
+    const images = JSON.stringify(objects).match(/"image":"[^"]+"/g)?.map((match) => match.slice('"image":"'.length, -1)) ?? [];
+    expect(images).toContain(image);
+    expect(images.flatMap((candidate) => imageProblem(candidate, release) ?? [])).toEqual([]);
+    expect(objects.find((object) => object.kind === 'Job')?.metadata.name).toBe('migrate-sha-5e5e5e5e5e5e');
+    const revisions = objects.flatMap((object) => object.spec?.template?.metadata?.name ?? []);
+    for (const { name } of allFunctions) expect(revisions).toContain(`${name}-sha-5e5e5e5e5e5e`);
+    // The committed tree stays at package.json's release.
+    expect(run.out).not.toContain(join(root, 'knative/functions'));
+    expect(renderKustomization<{ kind: string; metadata: { name: string } }>(join(root, 'knative')).find((object) => object.kind === 'Job')?.metadata.name).toBe(
+      'migrate-v0-1-0',
+    );
   });
 
-  it('prints shell-ready commands, quoting what the shell would mangle', () => {
-    const printed = deploySteps().map(formatStep).join('\n');
-    expect(printed).toContain("kubectl apply -k knative/ -l 'app.kubernetes.io/component!=function'");
+  it('renders the same plan twice: one release, the same names', async () => {
+    expect(commands(await dryRun())).toEqual(commands(await dryRun()));
+  });
+});
+
+describe('npm run deploy refuses before anything is applied', () => {
+  let fake: FakeCommands | undefined;
+  afterEach(() => fake?.remove());
+
+  it.each([
+    ['no --image', [], /no --image/],
+    ['latest', ['--image', 'ghcr.io/knfn/knfn:latest'], /"latest" moves/],
+    ['an untagged repository', ['--image', 'ghcr.io/knfn/knfn'], /no tag or digest/],
+    ['an invalid reference', ['--image', 'ghcr.io/knfn/knfn@sha256:123'], /64 lowercase hex/],
+  ])('%s, in one line, without calling kubectl', async (_what, args, message) => {
+    fake = fakeCommands({ kubectl: [] });
+    const run = await deploy(['deploy', ...args], { ...process.env, PATH: `${fake.dir}:${process.env['PATH'] ?? ''}` });
+    expect(run.status).toBe(2);
+    expect(run.err).toMatch(message);
+    expect(run.err.trim().split('\n')).toHaveLength(1);
+    expect(fake.calls('kubectl')).toEqual([]);
+  });
+
+  it('says so from the command line too', () => {
+    const result = spawnSync(join(root, 'node_modules/.bin/tsx'), ['scripts/deploy.ts', 'deploy', '--image', 'ghcr.io/knfn/knfn:latest'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim()).toMatch(/^npm run deploy: refused: ghcr\.io\/knfn\/knfn:latest: "latest" moves/);
+  });
+});
+
+describe('the prerequisite checks', () => {
+  const object = (apiVersion: string, kind: string) => ({ apiVersion, kind, metadata: { name: 'x' } });
+
+  it('ask for Flagger\'s CRDs only when the release holds a Canary, and refuse a kind they cannot check', () => {
+    const args = (objects: ReturnType<typeof object>[]) => prerequisiteSteps(objects).map((step) => (step.kind === 'check' ? step.args.join(' ') : ''));
+    expect(args([object('apps/v1', 'Deployment'), object('serving.knative.dev/v1', 'Service')])).toEqual(['get crd services.serving.knative.dev -o name']);
+    expect(args([object('flagger.app/v1beta1', 'Canary')])).toEqual(['get crd canaries.flagger.app metrictemplates.flagger.app -o name']);
+    expect(() => prerequisiteSteps([object('example.com/v1', 'Widget')])).toThrow(/Widget \(example\.com\/v1\), whose CRD scripts\/deploy\.ts does not know/);
+  });
+});
+
+describe('the database Secret check', () => {
+  const encode = (values: Record<string, string>) => ({
+    status: 0,
+    stderr: '',
+    stdout: JSON.stringify(Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Buffer.from(value).toString('base64')]))),
+  });
+  const real = { username: 'knfn', password: 'p4ss', database: 'knfn', url: 'postgres://knfn:p4ss@postgres.knfn.svc.cluster.local:5432/knfn' };
+
+  it('accepts real values and refuses the placeholders, a missing key, a url with another password, no Secret', () => {
+    expect(secretRefusal(encode(real))).toBeUndefined();
+    expect(secretRefusal(encode({ ...real, password: 'CHANGE_ME' }))).toMatch(/placeholder CHANGE_ME in password/);
+    expect(secretRefusal(encode({ ...real, url: 'postgres://knfn:CHANGE_ME@postgres:5432/knfn' }))).toMatch(/placeholder CHANGE_ME in url/);
+    expect(secretRefusal(encode({ username: 'knfn', password: 'p4ss', database: 'knfn' }))).toMatch(/has no url/);
+    expect(secretRefusal(encode({ ...real, password: 'other' }))).toMatch(/differs from password/);
+    expect(secretRefusal({ status: 1, stdout: '', stderr: 'Error from server (NotFound): secrets "knfn-database" not found' })).toMatch(
+      /apply knative\/000-namespace\.yaml, then create the Secret/,
+    );
+  });
+});
+
+describe('npm run deploy against a fake kubectl', () => {
+  let fake: FakeCommands | undefined;
+  afterEach(() => fake?.remove());
+
+  const secret = (values: Record<string, string>): FakeRule => ({
+    match: /^get secret knfn-database /,
+    answers: [{ stdout: JSON.stringify(Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Buffer.from(value).toString('base64')]))) }],
+  });
+  const realSecret = secret({ username: 'knfn', password: 'p4ss', database: 'knfn', url: 'postgres://knfn:p4ss@postgres.knfn.svc.cluster.local:5432/knfn' });
+  const crds: FakeRule = { match: /^get crd /, answers: [{ stdout: 'customresourcedefinition.apiextensions.k8s.io/present\n' }] };
+  const jobStatus = /^get job migrate-sha-5e5e5e5e5e5e -n knfn -o jsonpath=\{\.status/;
+
+  /** A cluster with Knative, a real Secret, and a migration Job that ends as `outcome`. */
+  function cluster(options: { jobExists?: string; outcome?: string; crds?: FakeRule; secret?: FakeRule } = {}): FakeRule[] {
+    return [
+      options.crds ?? crds,
+      options.secret ?? realSecret,
+      { match: /^get job migrate-\S+ -n knfn --ignore-not-found /, answers: [{ stdout: options.jobExists ?? '' }] },
+      // Running at first: the deploy must poll until the Job ends.
+      { match: jobStatus, answers: [{ stdout: '' }, { stdout: '' }, { stdout: options.outcome ?? 'SuccessCriteriaMet Complete' }] },
+      { match: /^logs job\/migrate-sha-5e5e5e5e5e5e -n knfn --tail=100$/, answers: [{ stdout: 'error: relation "pings" already exists\n' }] },
+      { match: /^(apply|rollout|wait) /, answers: [{ stdout: 'ok\n' }] },
+    ];
+  }
+
+  async function deployWith(rules: FakeRule[]): Promise<Run & { calls: string[] }> {
+    fake = fakeCommands({ kubectl: rules });
+    const run = await deploy(['deploy', '--image', image], { ...process.env, PATH: `${fake.dir}:${process.env['PATH'] ?? ''}` });
+    return { ...run, calls: fake.calls('kubectl').map((args) => args.join(' ')) };
+  }
+
+  const applies = (calls: string[]) => calls.filter((call) => call.startsWith('apply '));
+
+  it('refuses a cluster without Knative Serving, naming what to install, and applies nothing', async () => {
+    const missing: FakeRule = {
+      match: /^get crd services\.serving\.knative\.dev/,
+      answers: [{ status: 1, stderr: 'Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "services.serving.knative.dev" not found\n' }],
+    };
+    const run = await deployWith([missing, ...cluster()]);
+    expect(run.status).toBe(1);
+    expect(run.err).toContain('Knative Serving is not installed (no CRD services.serving.knative.dev): install it first, https://knative.dev/docs/install/');
+    expect(applies(run.calls)).toEqual([]);
+  });
+
+  it('refuses the placeholder Secret before any apply', async () => {
+    const run = await deployWith(cluster({ secret: secret({ username: 'knfn', password: 'CHANGE_ME', database: 'knfn', url: 'postgres://knfn:CHANGE_ME@postgres:5432/knfn' }) }));
+    expect(run.status).toBe(1);
+    expect(run.err).toMatch(/refused: the Secret knfn-database still holds the placeholder CHANGE_ME in password, url/);
+    expect(run.calls.some((call) => call.startsWith('get secret'))).toBe(true);
+    expect(applies(run.calls)).toEqual([]);
+  });
+
+  it('stops at a failed migration: prints its log, exits 1, never applies a function', async () => {
+    const run = await deployWith(cluster({ outcome: 'FailureTarget Failed' }));
+    expect(run.status).toBe(1);
+    expect(run.out).toContain('error: relation "pings" already exists');
+    expect(run.err).toContain('the migration Job migrate-sha-5e5e5e5e5e5e failed');
+    // At once: the poll that first saw Failed was the last one, no waiting out the timeout.
+    expect(run.calls.filter((call) => jobStatus.test(call))).toHaveLength(3);
+    expect(run.err).not.toContain('timed out');
+    expect(run.calls.at(-1)).toBe('logs job/migrate-sha-5e5e5e5e5e5e -n knfn --tail=100');
+    expect(applies(run.calls).map((call) => call.replace(/\/tmp\/\S+\/knative/g, '<release>'))).toEqual([
+      'apply -f <release>/000-namespace.yaml',
+      'apply -f <release>/200-postgres.yaml -f <release>/250-networkpolicy.yaml',
+      'apply -f <release>/migrate/job.yaml',
+    ]);
+  });
+
+  it('applies the functions only after the Job completed, and waits for them and the gateway', async () => {
+    const run = await deployWith(cluster());
+    expect(run.err).toBe('');
+    expect(run.status).toBe(0);
+    const polls = run.calls.flatMap((call, index) => (jobStatus.test(call) ? [index] : []));
+    expect(polls).toHaveLength(3);
+    const functions = run.calls.findIndex((call) => /^apply -k \S+\/functions$/.test(call));
+    expect(functions).toBeGreaterThan(polls.at(-1) as number);
+    expect(run.calls.findIndex((call) => call.startsWith('rollout status statefulset/postgres'))).toBeLessThan(
+      run.calls.findIndex((call) => call.endsWith('/migrate/job.yaml')),
+    );
+    expect(run.calls.slice(-2)).toEqual(['wait --for=condition=Ready ksvc --all -n knfn --timeout=300s', 'rollout status deployment/gateway -n knfn --timeout=120s']);
+    // The rendered tree is gone; the committed one was never touched.
+    const dir = /manifests rendered into (\S+)/.exec(run.out)?.[1] as string;
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('leaves the Job of a release already deployed alone, and still rolls the rest out', async () => {
+    const run = await deployWith(cluster({ jobExists: image }));
+    expect(run.status).toBe(0);
+    expect(run.calls.filter((call) => call.includes('migrate/job.yaml'))).toEqual([]);
+    expect(run.out).toContain('# exists: left alone');
+    expect(run.calls.some((call) => /^apply -k \S+\/functions$/.test(call))).toBe(true);
+  });
+
+  it('refuses a release name already taken by another image', async () => {
+    const run = await deployWith(cluster({ jobExists: `registry.example/other@${digest}` }));
+    expect(run.status).toBe(1);
+    expect(run.err).toMatch(/job\/migrate-sha-5e5e5e5e5e5e exists for another image/);
+    expect(run.calls.some((call) => /^apply -k \S+\/functions$/.test(call))).toBe(false);
   });
 });
 
 describe('npm run undeploy', () => {
-  it('never deletes the namespace or the volumes labelled keep', () => {
-    expect(commands(undeploySteps())).toEqual(['delete -k knative/ -l knfn.dev/keep!=true --ignore-not-found']);
+  it('never deletes the namespace or the volumes labelled keep, and removes every release\'s Job', () => {
+    expect(undeploySteps().map((step) => (step.kind === 'run' ? step.args.join(' ') : step.kind))).toEqual([
+      'delete -k knative/ -l knfn.dev/keep!=true --ignore-not-found',
+      'delete job -l app.kubernetes.io/name=migrate -n knfn --ignore-not-found',
+    ]);
   });
 });

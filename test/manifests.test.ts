@@ -1,6 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Broker } from '@kubernetes-models/knative/eventing.knative.dev/v1/Broker';
 import { Trigger } from '@kubernetes-models/knative/eventing.knative.dev/v1/Trigger';
 import { SinkBinding } from '@kubernetes-models/knative/sources.knative.dev/v1/SinkBinding';
@@ -15,12 +14,16 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Service as CoreService } from 'kubernetes-models/v1/Service';
-import { parse } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { allFunctions } from '../functions/index.ts';
+import { canaryDir, canarySettingsFile } from '../scripts/canary-manifests.ts';
 import { functionTimeoutSeconds } from '../scripts/cluster.ts';
 import { gatewayDir, gatewaySettingsFile, readGatewaySettings } from '../scripts/gateway-manifests.ts';
 import { cluster, functionService, functionsDir, generatedFiles, validateKnativeService, withServingPort } from '../scripts/manifests.ts';
+import { migrateDir, migrationJobName } from '../scripts/migrate-manifests.ts';
+import { monitoringDir } from '../scripts/observability-manifests.ts';
+import { defaultRelease, imageProblem, parseRelease } from '../scripts/release.ts';
 import { renderKustomization as render } from './support/kustomize.ts';
 import { strictSchemaErrors } from './support/strict-schema.ts';
 
@@ -45,7 +48,7 @@ interface KubeObject {
     type?: string;
     rules?: { host?: string }[];
     template?: {
-      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
       spec?: { containers?: Container[]; automountServiceAccountToken?: boolean; containerConcurrency?: number; timeoutSeconds?: number };
     };
   };
@@ -81,6 +84,17 @@ const functionServices = rendered.filter(
   (object) => object.kind === 'Service' && object.apiVersion === 'serving.knative.dev/v1' && object.metadata.labels?.['app.kubernetes.io/component'] === 'function',
 );
 
+/** Every container image anywhere in an object: pods, pod templates, a CronJob's job template. */
+function containerImages(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(containerImages);
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, child]) =>
+    (key === 'containers' || key === 'initContainers') && Array.isArray(child)
+      ? child.map((container: { image?: string }) => container.image ?? '(no image)')
+      : containerImages(child),
+  );
+}
+
 function onlyContainer(object: KubeObject): Container {
   const containers = object.spec?.template?.spec?.containers ?? [];
   expect(containers, `${object.kind} ${object.metadata.name}`).toHaveLength(1);
@@ -88,11 +102,11 @@ function onlyContainer(object: KubeObject): Container {
 }
 
 describe('generated function manifests', () => {
-  it('match the checked-in files under knative/functions and knative/gateway (run npm run manifests)', () => {
+  it('match the checked-in files under knative/functions, gateway, migrate, canary and monitoring (run npm run manifests)', () => {
     const expected = generatedFiles();
-    const onDisk = [functionsDir, gatewayDir]
+    const onDisk = [functionsDir, gatewayDir, migrateDir, canaryDir, monitoringDir]
       .flatMap((directory) => readdirSync(join(root, directory)).map((file) => join(directory, file)))
-      .filter((path) => path !== gatewaySettingsFile)
+      .filter((path) => path !== gatewaySettingsFile && path !== canarySettingsFile)
       .sort();
     expect(onDisk).toEqual([...expected.keys()].sort());
     for (const [path, content] of expected) {
@@ -126,7 +140,7 @@ describe('kubectl kustomize knative/', () => {
       'Namespace/knfn',
       'StatefulSet/postgres',
       'Deployment/wsproxy',
-      'Job/migrate',
+      `Job/${migrationJobName(defaultRelease())}`,
       'Broker/default',
       'Trigger/message-saved',
       'SinkBinding/save-to-broker',
@@ -192,21 +206,57 @@ describe('kubectl kustomize knative/', () => {
     }
   });
 
-  it('lets an overlay pin the one image for every function and the migration Job', () => {
-    const overlay = mkdtempSync(join(tmpdir(), 'knfn-overlay-'));
-    try {
-      writeFileSync(
-        join(overlay, 'kustomization.yaml'),
-        `resources: [${relative(overlay, join(root, 'knative'))}]\nimages: [{ name: ghcr.io/knfn/knfn, newName: registry.example/knfn, digest: 'sha256:${'a'.repeat(64)}' }]\n`,
-      );
-      const images = renderKustomization(overlay)
-        .filter((object) => object.metadata.labels?.['app.kubernetes.io/component'] === 'function' || object.kind === 'Job')
-        .map((object) => onlyContainer(object).image);
-      expect(images).toHaveLength(allFunctions.length + 1);
-      expect(new Set(images)).toEqual(new Set([`registry.example/knfn@sha256:${'a'.repeat(64)}`]));
-    } finally {
-      rmSync(overlay, { recursive: true, force: true });
+  it("ships one release: package.json's version of our image, in every function and the migration Job, named after it", () => {
+    const release = defaultRelease();
+    expect(release).toEqual({ image: `ghcr.io/knfn/knfn:${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version}`, name: expect.stringMatching(/^v\d/) });
+    const released = rendered.filter((object) => object.metadata.labels?.['knfn.dev/release'] !== undefined);
+    expect(released.map((object) => `${object.kind}/${object.metadata.name}`).sort()).toEqual(
+      [`Job/${migrationJobName(release)}`, ...functionServices.map((object) => `Service/${object.metadata.name}`)].sort(),
+    );
+    for (const object of released) {
+      expect(object.metadata.labels?.['knfn.dev/release'], object.metadata.name).toBe(release.name);
+      expect(onlyContainer(object).image, object.metadata.name).toBe(release.image);
     }
+    for (const object of functionServices) {
+      expect(object.spec?.template?.metadata?.name).toBe(`${object.metadata.name}-${release.name}`);
+      expect(object.spec?.template?.metadata?.labels?.['knfn.dev/release']).toBe(release.name);
+    }
+  });
+
+  it('renders another release with its own image and new revision and Job names, nothing else changed', () => {
+    const release = parseRelease(`registry.example/knfn@sha256:${'ab'.repeat(32)}`);
+    const files = generatedFiles(allFunctions, readGatewaySettings(), release);
+    const objects = [...files]
+      .filter(([path]) => !path.endsWith('kustomization.yaml') && path.endsWith('.yaml'))
+      .flatMap(([, text]) => parseAllDocuments(text).map((document) => document.toJSON() as KubeObject));
+    const job = objects.find((object) => object.kind === 'Job');
+    expect(job?.metadata.name).toBe('migrate-sha-abababababab');
+    expect(onlyContainer(job as KubeObject).image).toBe(release.image);
+    const services = objects.filter((object) => object.apiVersion === 'serving.knative.dev/v1');
+    expect(services.map((object) => object.spec?.template?.metadata?.name).sort()).toEqual(
+      allFunctions.map((definition) => `${definition.name}-sha-abababababab`).sort(),
+    );
+    for (const object of services) expect(onlyContainer(object).image).toBe(release.image);
+    // The gateway does not name a release: a new image never rolls the public entry.
+    const committed = generatedFiles();
+    for (const [path, text] of files) {
+      if (path.startsWith(gatewayDir)) expect(text, path).toBe(committed.get(path));
+    }
+  });
+
+  it('pins every image under knative/: none is latest, untagged or a moving major tag, and ours is the release\'s', () => {
+    // The whole tree and every layer beside it (canary/, monitoring/ are applied on their own).
+    const layers = readdirSync(join(root, 'knative'), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && existsSync(join(root, 'knative', entry.name, 'kustomization.yaml')))
+      .flatMap((entry) => renderKustomization(join(root, 'knative', entry.name)));
+    const images = [...rendered, ...layers].flatMap((object) =>
+      containerImages(object).map((image) => ({ image, owner: `${object.kind}/${object.metadata.name}` })),
+    );
+    expect(images.length).toBeGreaterThan(allFunctions.length + 4);
+    expect(images.flatMap(({ image, owner }) => {
+      const problem = imageProblem(image, defaultRelease());
+      return problem === undefined ? [] : [`${owner}: ${problem}`];
+    })).toEqual([]);
   });
 
   it('routes message.saved events to message-worker with retries and a dead-letter sink', () => {
@@ -279,18 +329,4 @@ it('points log-output at the pings Service inside the cluster', () => {
   const logOutput = functionServices.find((object) => object.metadata.name === 'log-output');
   const env = logOutput?.spec?.template?.spec?.containers?.[0]?.env ?? [];
   expect(env.find((variable) => variable.name === 'PINGS_URL')?.value).toBe('http://pings.knfn.svc.cluster.local/pings');
-});
-
-it('func.yaml deploys the same image with the runtime health endpoints and the Secret', () => {
-  const func = parse(readFileSync(join(root, 'func.yaml'), 'utf8')) as {
-    specVersion: string;
-    image: string;
-    run: { envs: { name: string; value: string }[] };
-    deploy: { namespace: string; healthEndpoints: Record<string, string> };
-  };
-  expect(func.specVersion).toBe('0.36.0');
-  expect(func.image).toBe(cluster.image);
-  expect(func.deploy.namespace).toBe(cluster.namespace);
-  expect(func.deploy.healthEndpoints).toEqual({ liveness: '/health', readiness: '/health/ready' });
-  expect(func.run.envs.find((variable) => variable.name === 'DATABASE_URL')?.value).toBe('{{ secret:knfn-database:url }}');
 });

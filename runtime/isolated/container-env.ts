@@ -45,7 +45,8 @@ export function containerEnv(manifests: ManifestScript, definition: FunctionDefi
   const env: Record<string, string> = {
     K_SERVICE: definition.name,
     K_CONFIGURATION: definition.name,
-    K_REVISION: `${definition.name}-00001`,
+    // The release's revision name when the manifest names it, as Knative then does.
+    K_REVISION: service.spec?.template?.metadata?.name ?? `${definition.name}-00001`,
   };
   const sink = local.sinks[definition.name];
   if (sink !== undefined) env['K_SINK'] = sink;

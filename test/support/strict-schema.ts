@@ -27,6 +27,10 @@ const models: Record<string, { module: string; type: string }> = {
   'eventing.knative.dev/v1/Broker': { module: '@kubernetes-models/knative/eventing.knative.dev/v1/Broker', type: 'IBroker' },
   'eventing.knative.dev/v1/Trigger': { module: '@kubernetes-models/knative/eventing.knative.dev/v1/Trigger', type: 'ITrigger' },
   'sources.knative.dev/v1/SinkBinding': { module: '@kubernetes-models/knative/sources.knative.dev/v1/SinkBinding', type: 'ISinkBinding' },
+  'monitoring.coreos.com/v1/PodMonitor': { module: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor', type: 'IPodMonitor' },
+  // No models package covers Flagger: our own interfaces, the ones the generator is typed by.
+  'flagger.app/v1beta1/Canary': { module: '../../scripts/flagger.ts', type: 'ICanary' },
+  'flagger.app/v1beta1/MetricTemplate': { module: '../../scripts/flagger.ts', type: 'IMetricTemplate' },
 };
 
 interface KubeObject {
