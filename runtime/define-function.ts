@@ -42,6 +42,20 @@ export interface FunctionScale {
   scaleToZeroRetention?: string;
 }
 
+/**
+ * A request that exercises a function without changing anything, sent by the canary load test
+ * while a new Revision is analysed (a function scaled to zero has no traffic of its own). A
+ * request the function refuses with a 4xx still runs its code up to the refusal: a broken build
+ * shows as 5xx or as latency.
+ */
+export interface FunctionProbe {
+  method: 'GET' | 'POST';
+  /** A path the function answers, with its query. */
+  path: string;
+  /** A JSON body, for POST. */
+  body?: string;
+}
+
 export interface FunctionDefinition {
   /** kebab-case; the Knative Service name, the bundle name and the `FUNCTION` value. */
   name: string;
@@ -58,6 +72,11 @@ export interface FunctionDefinition {
   internal: boolean;
   scale: FunctionScale;
   /**
+   * The canary load test's request. Declared where a function's GET routes change something;
+   * otherwise its first GET route without parameters.
+   */
+  probe: FunctionProbe | undefined;
+  /**
    * False for functions whose handlers never touch the database: readiness then does not wait for
    * it (their request statistics are still written to it when DATABASE_URL is set).
    */
@@ -70,8 +89,9 @@ export interface FunctionDefinition {
   app: FunctionApp;
 }
 
-export type FunctionDeclaration = Omit<FunctionDefinition, 'routes' | 'internal' | 'usesDatabase' | 'auth'> & {
+export type FunctionDeclaration = Omit<FunctionDefinition, 'routes' | 'internal' | 'probe' | 'usesDatabase' | 'auth'> & {
   internal?: boolean;
+  probe?: FunctionProbe;
   usesDatabase?: boolean;
   auth?: FunctionDefinition['auth'];
 };
@@ -106,9 +126,16 @@ export function defineFunction(declaration: FunctionDeclaration): FunctionDefini
     ...declaration,
     routes,
     internal: declaration.internal ?? false,
+    probe: declaration.probe ?? defaultProbe(declaration.app),
     usesDatabase: declaration.usesDatabase ?? true,
     auth: declaration.auth ?? 'none',
   };
+}
+
+/** The first GET route without parameters or wildcards, the usual side-effect-free page. */
+function defaultProbe(app: FunctionApp): FunctionProbe | undefined {
+  const route = app.routes.find((candidate) => candidate.method === 'GET' && !/[:*]/.test(candidate.path));
+  return route === undefined ? undefined : { method: 'GET', path: route.path };
 }
 
 /**

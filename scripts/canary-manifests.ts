@@ -15,24 +15,6 @@ export const loadTesterImage = 'ghcr.io/fluxcd/flagger-loadtester:0.38.0';
 const loadTesterName = 'flagger-loadtester';
 const loadTesterUrl = `http://${loadTesterName}.${cluster.namespace}/`;
 
-/**
- * How each function's canary gets traffic to analyse while the cluster is quiet (a function scaled
- * to zero has nothing to measure). `get`: a GET route the load tester calls through the function's
- * cluster-local route during every step; only routes that change nothing qualify. `skip`: why no
- * route qualifies; such a canary is analysed on real traffic alone. A function missing here stops
- * `npm run manifests`, so adding a function means deciding this.
- */
-export const canaryLoad: Readonly<Record<string, { get: string } | { skip: string }>> = {
-  pingpong: { skip: 'GET /pingpong takes the next number of the pong counter: synthetic load would use up the numbers users see' },
-  pings: { get: '/pings' },
-  'log-output': { get: '/log-output' },
-  time: { get: '/api/time' },
-  locations: { get: '/api/locations' },
-  stats: { get: '/api/stats' },
-  save: { skip: 'GET /save publishes a message that message-worker stores and the board shows (and needs a token when auth is on)' },
-  'message-worker': { skip: 'its only route, POST /_events/message, stores a message' },
-  'message-board': { get: '/view' },
-};
 
 const duration = z.string().regex(/^[1-9][0-9]*(s|m)$/, 'must be whole seconds or minutes, e.g. 30s or 1m');
 
@@ -208,26 +190,27 @@ function metricTemplate(template: (typeof templates)[keyof typeof templates], se
   };
 }
 
-/** The load tester's `hey` for one function: one interval long, so each step's load ends with it. */
-export function loadTestWebhook(definition: FunctionDefinition, settings: CanarySettings): FlaggerWebhook | undefined {
-  const load = canaryLoad[definition.name];
-  if (load === undefined) {
-    throw new Error(`function "${definition.name}" has no entry in canaryLoad (scripts/canary-manifests.ts): name a GET route without side effects, or say why there is none`);
+/**
+ * The load tester's `hey` for one function, sending its declared probe (defineFunction's `probe`)
+ * to its cluster-local address: one interval long, so each step's load ends with it.
+ */
+export function loadTestWebhook(definition: FunctionDefinition, settings: CanarySettings): FlaggerWebhook {
+  const { probe } = definition;
+  if (probe === undefined) {
+    throw new Error(`function "${definition.name}" has no GET route without parameters: declare a probe in its defineFunction (a request that changes nothing)`);
   }
-  if ('skip' in load) return undefined;
-  if (!definition.app.routes.some((route) => route.method === 'GET' && route.path === load.get)) {
-    throw new Error(`canaryLoad for "${definition.name}" names GET ${load.get}, which the function does not declare`);
+  const path = probe.path.split('?', 1)[0] ?? probe.path;
+  if (!definition.app.routes.some((route) => route.method === probe.method && route.path === path)) {
+    throw new Error(`the probe of "${definition.name}" is ${probe.method} ${probe.path}, which the function does not declare`);
   }
+  // The load tester runs the command with sh -c: the body goes in single quotes.
+  if (probe.body?.includes("'") === true) throw new Error(`the probe body of "${definition.name}" must not contain a single quote`);
   const { requestsPerSecond, concurrency } = settings.loadTest;
   // hey's -q is per worker.
   const perWorker = Math.round((requestsPerSecond / concurrency) * 1000) / 1000;
-  return {
-    name: 'load-test',
-    type: 'rollout',
-    url: loadTesterUrl,
-    timeout: '15s',
-    metadata: { type: 'cmd', cmd: `hey -z ${settings.interval} -q ${perWorker} -c ${concurrency} http://${functionHost(definition.name)}${load.get}` },
-  };
+  const request = probe.body === undefined ? ['-m', probe.method] : ['-m', probe.method, '-T', 'application/json', '-d', `'${probe.body}'`];
+  const cmd = ['hey', '-z', settings.interval, '-q', String(perWorker), '-c', String(concurrency), ...request, `http://${functionHost(definition.name)}${probe.path}`];
+  return { name: 'load-test', type: 'rollout', url: loadTesterUrl, timeout: '15s', metadata: { type: 'cmd', cmd: cmd.join(' ') } };
 }
 
 export function canary(definition: FunctionDefinition, settings: CanarySettings): ICanary {
@@ -257,7 +240,7 @@ export function canary(definition: FunctionDefinition, settings: CanarySettings)
         threshold: settings.threshold,
         stepWeights: [...settings.stepWeights],
         metrics,
-        ...(webhook === undefined ? {} : { webhooks: [webhook] }),
+        webhooks: [webhook],
       },
     },
   };

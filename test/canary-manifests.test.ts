@@ -10,7 +10,6 @@ import { describe, expect, it } from 'vitest';
 import { allFunctions } from '../functions/index.ts';
 import {
   canaryChecks,
-  canaryLoad,
   canaryResources,
   loadTesterImage,
   parseCanarySettings,
@@ -123,36 +122,31 @@ describe('the Canaries', () => {
     expect(settings.functions['log-output']?.latencyP99MaxMs).toBe(1000);
   });
 
-  it('load each function through its own cluster-local route on a declared GET route, or not at all for routes that write', () => {
+  it("load each function through its own cluster-local route with its declared probe, a request that changes nothing", () => {
     for (const definition of allFunctions) {
       const object = canaries.find((candidate) => candidate.metadata.name === definition.name);
-      const load = canaryLoad[definition.name];
-      expect(load, `${definition.name} has no canaryLoad entry`).toBeDefined();
       const webhooks = object?.spec.analysis.webhooks ?? [];
-      if (load === undefined || 'skip' in load) {
-        expect(webhooks, definition.name).toEqual([]);
-        continue;
-      }
-      expect(webhooks).toHaveLength(1);
+      expect(webhooks, definition.name).toHaveLength(1);
       const [hook] = webhooks;
       expect(hook).toMatchObject({ name: 'load-test', type: 'rollout', url: `http://flagger-loadtester.${cluster.namespace}/`, metadata: { type: 'cmd' } });
-      const match = /^hey -z 1m -q 5 -c 2 (?<url>\S+)$/.exec(hook?.metadata?.['cmd'] ?? '');
+      const match = /^hey -z 1m -q 5 -c 2 -m (?<method>GET|POST)(?: -T application\/json -d '(?<body>[^']*)')? (?<url>\S+)$/.exec(hook?.metadata?.['cmd'] ?? '');
+      expect(match, hook?.metadata?.['cmd']).not.toBeNull();
       const url = new URL(match?.groups?.['url'] ?? 'http://missing/');
       expect(url.host).toBe(functionHost(definition.name));
-      expect(url.protocol).toBe('http:');
-      expect(definition.app.routes.some((route) => route.method === 'GET' && route.path === url.pathname), `${definition.name} GET ${url.pathname}`).toBe(true);
+      const method = match?.groups?.['method'];
+      expect(definition.app.routes.some((route) => route.method === method && route.path === url.pathname), `${definition.name} ${method} ${url.pathname}`).toBe(true);
     }
-    // The ones whose every route writes: a pong number, a published message, a stored message.
-    expect(Object.entries(canaryLoad).filter(([, load]) => 'skip' in load).map(([name]) => name).sort()).toEqual(['message-worker', 'pingpong', 'save']);
+    // Where a GET would change something, the probe is a request the function refuses before acting.
+    const probes = Object.fromEntries(allFunctions.map((definition) => [definition.name, definition.probe]));
+    expect(probes['save']).toEqual({ method: 'POST', path: '/save', body: '{}' });
+    expect(probes['message-worker']).toEqual({ method: 'POST', path: '/_events/message', body: '{}' });
   });
 
-  it('refuse a function with no load decision and a GET route the function does not declare', () => {
-    const [first] = allFunctions;
-    if (!first) throw new Error('no functions');
-    const defaults = parseCanarySettings({});
-    expect(() => canaryResources([{ ...first, name: 'brand-new' }], defaults)).toThrow(/"brand-new" has no entry in canaryLoad/);
+  it('refuse a function without a probe and a probe on a route the function does not declare', () => {
     const pings = allFunctions.find((definition) => definition.name === 'pings');
     if (!pings) throw new Error('no pings');
+    const defaults = parseCanarySettings({});
+    expect(() => canaryResources([{ ...pings, name: 'brand-new', probe: undefined }], defaults)).toThrow(/"brand-new" has no GET route without parameters: declare a probe/);
     const withoutGet = { ...pings, app: { routes: [{ method: 'POST', path: '/pings' }] } } as unknown as typeof pings;
     expect(() => canaryResources([withoutGet], defaults)).toThrow(/GET \/pings, which the function does not declare/);
   });

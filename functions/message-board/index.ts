@@ -38,5 +38,7 @@ export default defineFunction({
   name: 'message-board',
   description: 'GET / is the form to write a message; GET /view lists saved messages newest first (HTML or JSON).',
   scale: { min: 0, max: 10, target: 100 },
+  // The board's query, not the static form: a canary is judged on its database path too.
+  probe: { method: 'GET', path: '/view' },
   app,
 });

@@ -18,5 +18,7 @@ export default defineFunction({
   scale: { min: 0, max: 10, target: 50 },
   // Only the Trigger (knative/500-eventing.yaml, subscriber uri /_events/message) calls it.
   internal: true,
+  // Not a CloudEvent: refused (400) before anything is stored.
+  probe: { method: 'POST', path: '/_events/message', body: '{}' },
   app: new Hono<AppEnv>().post('/_events/message', consume),
 });

@@ -43,6 +43,8 @@ export default defineFunction({
   description: 'GET/POST /save validates a message and publishes it as a CloudEvent to K_SINK; 202 {id} once accepted.',
   scale: { min: 0, max: 10, target: 100 },
   auth: 'all',
+  // An empty message is refused (400) after the body is parsed and validated: nothing is published.
+  probe: { method: 'POST', path: '/save', body: '{}' },
   usesDatabase: false,
   app,
 });
