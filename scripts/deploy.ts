@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { canaryDir } from './canary-manifests.ts';
+import { monitoringDir } from './observability-manifests.ts';
 import { cluster, writeManifests } from './manifests.ts';
 import { migrateDir, migrationJobName } from './migrate-manifests.ts';
 import { parseRelease, ReleaseError } from './release.ts';
@@ -67,11 +69,30 @@ export interface KubeObject {
  * Copies knative/ (without secrets/) under `root` and renders the generated files for the release
  * there: the committed tree, which holds package.json's release, is never edited.
  */
-export function renderRelease(release: Release, root = mkdtempSync(join(tmpdir(), `knfn-${release.name}-`))): ReleaseTree {
+export function renderRelease(
+  release: Release,
+  { canary = false }: { canary?: boolean } = {},
+  root = mkdtempSync(join(tmpdir(), `knfn-${release.name}-`)),
+): ReleaseTree {
   const dir = join(root, 'knative');
   cpSync(knativeDir, dir, { recursive: true, filter: (source) => relative(knativeDir, source).split(sep)[0] !== 'secrets' });
   writeManifests(root, release);
+  if (canary) {
+    // The opt-in layers join this release's kustomization, so their CRDs are checked up front.
+    const kustomizationFile = join(dir, 'kustomization.yaml');
+    const kustomization = parse(readFileSync(kustomizationFile, 'utf8')) as { resources?: string[] };
+    kustomization.resources = [...(kustomization.resources ?? []), ...canaryLayers];
+    writeFileSync(kustomizationFile, stringify(kustomization));
+  }
   return { release, dir, objects: kustomizationObjects(dir) };
+}
+
+/** The layers `--canary` adds: Flagger's Canaries and MetricTemplates, and the PodMonitors they read. */
+export const canaryLayers = [relative('knative', canaryDir), relative('knative', monitoringDir)];
+
+function hasCanaryLayers(dir: string): boolean {
+  const { resources = [] } = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources?: string[] };
+  return canaryLayers.every((layer) => resources.includes(layer));
 }
 
 /** The objects a kustomization lists, following resources into directories (no transformers here). */
@@ -256,6 +277,13 @@ export function deploySteps(tree: ReleaseTree): Step[] {
       args: ['apply', '-f', file('500-eventing.yaml'), '-f', file('600-backup-cronjob.yaml')],
     },
     { kind: 'run', why: 'the public gateway: it starts without the functions and answers 502 for one not there yet', args: ['apply', '-k', file('gateway')] },
+    ...(hasCanaryLayers(dir)
+      ? canaryLayers.map((layer): Step => ({
+          kind: 'run',
+          why: `${layer}: before the functions, so Flagger analyses the new Revisions step by step instead of moving all traffic at once`,
+          args: ['apply', '-k', file(layer)],
+        }))
+      : []),
     { kind: 'run', why: "every function Service, at the release's revision names", args: ['apply', '-k', file('functions')] },
     {
       kind: 'run',
@@ -388,16 +416,18 @@ export async function runSteps(steps: readonly Step[], io: Io): Promise<number> 
   return 0;
 }
 
-const usage = 'usage: npm run deploy -- --image <repository>@sha256:<digest> [--dry-run]   |   npm run undeploy [-- --dry-run]';
+const usage = 'usage: npm run deploy -- --image <repository>@sha256:<digest> [--canary] [--dry-run]   |   npm run undeploy [-- --dry-run]';
 
 /** The command line: `deploy --image <ref> [--dry-run]` or `undeploy [--dry-run]`; returns the exit code. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [action, ...rest] = argv;
   let image: string | undefined;
   let dryRun = false;
+  let canary = false;
   for (let index = 0; index < rest.length; index++) {
     const flag = rest[index] ?? '';
     if (flag === '--dry-run') dryRun = true;
+    else if (flag === '--canary') canary = true;
     else if (flag === '--image') image = rest[++index] ?? '';
     else if (flag.startsWith('--image=')) image = flag.slice('--image='.length);
     else {
@@ -423,7 +453,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return 2;
   }
 
-  const tree = renderRelease(release);
+  const tree = renderRelease(release, { canary });
   const root = join(tree.dir, '..');
   try {
     const steps = deploySteps(tree);

@@ -55,8 +55,8 @@ afterEach(() => {
   for (const dir of dryRunDirs.splice(0)) rmSync(join(dir, '..'), { recursive: true, force: true });
 });
 
-async function dryRun(): Promise<Run> {
-  const run = await deploy(['deploy', '--image', image, '--dry-run']);
+async function dryRun(...flags: string[]): Promise<Run> {
+  const run = await deploy(['deploy', '--image', image, '--dry-run', ...flags]);
   const dir = /manifests rendered into (\S+)/.exec(run.out)?.[1];
   if (dir !== undefined) dryRunDirs.push(dir);
   return run;
@@ -108,6 +108,26 @@ describe('npm run deploy -- --dry-run', () => {
     expect(renderKustomization<{ kind: string; metadata: { name: string } }>(join(root, 'knative')).find((object) => object.kind === 'Job')?.metadata.name).toBe(
       'migrate-v0-1-0',
     );
+  });
+
+  it('with --canary, checks the canary CRDs first and applies the canary layers before the functions', async () => {
+    const plain = commands(await dryRun());
+    expect(plain.some((command) => command.includes('flagger') || command.includes('<release>/canary'))).toBe(false);
+    const printed = commands(await dryRun('--canary'));
+    const flagger = printed.indexOf('kubectl get crd canaries.flagger.app metrictemplates.flagger.app -o name');
+    const operator = printed.findIndex((command) => command.startsWith('kubectl get crd podmonitors.monitoring.coreos.com'));
+    const firstApply = printed.findIndex((command) => command.startsWith('kubectl apply'));
+    expect(flagger).toBeGreaterThanOrEqual(0);
+    expect(operator).toBeGreaterThanOrEqual(0);
+    expect(Math.max(flagger, operator)).toBeLessThan(firstApply);
+    const canaries = printed.indexOf('kubectl apply -k <release>/canary');
+    const monitoring = printed.indexOf('kubectl apply -k <release>/monitoring');
+    const functions = printed.indexOf('kubectl apply -k <release>/functions');
+    const migrated = printed.findIndex((command) => command.includes('jsonpath={.status.conditions'));
+    expect(migrated).toBeLessThan(canaries);
+    expect(canaries).toBeGreaterThanOrEqual(0);
+    expect(monitoring).toBeGreaterThanOrEqual(0);
+    expect(Math.max(canaries, monitoring)).toBeLessThan(functions);
   });
 
   it('renders the same plan twice: one release, the same names', async () => {
