@@ -7,7 +7,7 @@ interface SocketEvent {
   data?: Buffer;
   error?: Error;
   message?: string;
-  cause?: Error;
+  cause?: unknown;
 }
 type Listener = (event: SocketEvent) => void;
 
@@ -38,9 +38,10 @@ export class DirectSocket {
     this.#socket = connect({ host, port, noDelay: true });
     this.#socket.on('connect', () => this.#emit({ type: 'open' }));
     this.#socket.on('data', (data: Buffer) => this.#emit({ type: 'message', data }));
-    // The driver rejects pending statements with this event itself, so it carries the error's
-    // message and, as `cause`, its code (ECONNREFUSED...), which tell a 503 from a bug.
-    this.#socket.on('error', (error: Error) => this.#emit({ type: 'error', error, message: error.message, cause: error }));
+    // The driver rejects pending statements with this event itself, so it is an Error (not a bare
+    // event object, which logs and readiness would print as `[object Object]`) that keeps the
+    // socket's code (ECONNREFUSED...): that code tells a 503 from a bug.
+    this.#socket.on('error', (error: Error) => this.#emit(socketErrorEvent(error)));
     this.#socket.on('close', () => this.#emit({ type: 'close' }));
   }
 
@@ -62,11 +63,35 @@ export class DirectSocket {
     this.#socket.write(data);
   }
 
+  /**
+   * The driver closes a socket when it gives up on it (connect or query timeout) and then waits for
+   * the close event before failing the statement. A half-close (`end()`) waits for the peer's FIN,
+   * which a server or proxy that has gone silent never sends: the statement then hung and the
+   * sockets piled up. Destroying closes at once; what the driver wrote last (its Terminate message)
+   * is flushed to the kernel first, so a live server still sees a clean goodbye.
+   */
   close(): void {
-    this.#socket.end();
+    if (this.#corked) {
+      this.#corked = false;
+      this.#socket.uncork();
+    }
+    this.#socket.destroy();
   }
 
-  #emit(event: SocketEvent): void {
+  #emit(event: SocketEvent | (Error & SocketEvent)): void {
     for (const listener of this.#listeners.get(event.type) ?? []) listener(event);
   }
+}
+
+/** The socket's error as the error event the driver reads: an Error of its own with the errno kept. */
+function socketErrorEvent(error: Error): Error & SocketEvent {
+  const { code, address, port } = error as { code?: unknown; address?: unknown; port?: unknown };
+  return Object.assign(new Error(error.message || String(code ?? 'socket error'), { cause: error }), {
+    type: 'error',
+    error,
+    code,
+    address,
+    port,
+    ...('errors' in error ? { errors: (error as AggregateError).errors } : {}),
+  });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isDatabaseUnavailable } from './errors.ts';
+import { DrizzleQueryError } from 'drizzle-orm/errors';
+import { DatabaseUnavailableError, describeCause, isDatabaseUnavailable } from './errors.ts';
 
 describe('isDatabaseUnavailable', () => {
   it('recognises network failures and connection SQLSTATEs, also when wrapped', () => {
@@ -16,5 +17,42 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
     expect(isDatabaseUnavailable(new TypeError('x is undefined'))).toBe(false);
     expect(isDatabaseUnavailable(undefined)).toBe(false);
+  });
+
+  it('counts the runtime\'s own deadline as an outage', () => {
+    expect(isDatabaseUnavailable(new DatabaseUnavailableError('the database did not answer within 3000 ms'))).toBe(true);
+  });
+});
+
+describe('describeCause', () => {
+  const pgError = (code: string, message: string) => Object.assign(new Error(message), { code, severity: 'FATAL' });
+
+  it('gives a failed statement\'s SQLSTATE and message, never its SQL or parameters', () => {
+    const wrapped = new DrizzleQueryError('insert into messages (data) values ($1)', ['MARKER-secret text'], pgError('28000', 'role "x" does not exist'));
+    expect(wrapped.message).toContain('MARKER');
+    expect(describeCause(wrapped)).toBe('28000 role "x" does not exist');
+  });
+
+  it('drops the offending value a data exception quotes', () => {
+    const error = pgError('22P02', 'invalid input syntax for type integer: "MARKER"');
+    expect(describeCause(new DrizzleQueryError('select $1::int', ['MARKER'], error))).toBe('22P02 invalid input syntax for type integer: "…"');
+  });
+
+  it('names the errno and address of a socket error, also inside an AggregateError or an error event', () => {
+    const refused = (address: string) =>
+      Object.assign(new Error(`connect ECONNREFUSED ${address}:5499`), { code: 'ECONNREFUSED', address, port: 5499 });
+    expect(describeCause(refused('127.0.0.1'))).toBe('ECONNREFUSED 127.0.0.1:5499');
+    const dualStack = Object.assign(new AggregateError([refused('::1'), refused('127.0.0.1')], ''), { code: 'ECONNREFUSED' });
+    expect(describeCause(dualStack)).toBe('ECONNREFUSED ::1:5499; ECONNREFUSED 127.0.0.1:5499');
+    expect(describeCause({ type: 'error', message: '', error: refused('127.0.0.1') })).toBe('ECONNREFUSED 127.0.0.1:5499');
+    expect(describeCause({ type: 'error' })).not.toContain('[object Object]');
+  });
+
+  it('keeps what a wrapper adds to its cause', () => {
+    const timeout = new Error('Connection terminated due to connection timeout', { cause: new Error('Connection terminated') });
+    expect(describeCause(timeout)).toBe('Connection terminated due to connection timeout');
+    expect(describeCause(new Error('pool failed', { cause: pgError('57P03', 'the database system is starting up') }))).toBe(
+      'pool failed: 57P03 the database system is starting up',
+    );
   });
 });

@@ -20,6 +20,7 @@ const unavailableMessage =
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current && depth < 8; depth += 1) {
     if (typeof current !== 'object') break;
+    if (current instanceof DatabaseUnavailableError) return true;
     const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
     if (typeof code === 'string') {
       if (networkErrorCodes.has(code)) return true;
@@ -41,4 +42,64 @@ export class DatabaseUnavailableError extends Error {
     super(message, options);
     this.name = 'DatabaseUnavailableError';
   }
+}
+
+/**
+ * What went wrong, in one line fit for a log or a readiness answer: the database's SQLSTATE and
+ * message (`28000 role "x" does not exist`) or the socket's errno and address
+ * (`ECONNREFUSED 127.0.0.1:5499`). Never the statement or its parameters: Drizzle's
+ * DrizzleQueryError puts both in its message (users' text among them), so it is unwrapped to its
+ * cause. The driver can reject with a WebSocket error event rather than an Error, and a dual-stack
+ * connect with an AggregateError whose message is empty; both are described by what they carry.
+ */
+export function describeCause(error: unknown, depth = 0): string {
+  if (depth > 8) return 'unknown error';
+  if (error === null || error === undefined) return 'unknown error';
+  if (typeof error !== 'object') return String(error);
+  const { code, message, cause, errors, address, port } = error as {
+    code?: unknown;
+    message?: unknown;
+    cause?: unknown;
+    errors?: unknown;
+    address?: unknown;
+    port?: unknown;
+  };
+  if (isQueryWrapper(error)) return cause === undefined ? 'query failed' : describeCause(cause, depth + 1);
+  if (Array.isArray(errors) && errors.length > 0) {
+    return [...new Set(errors.map((inner) => describeCause(inner, depth + 1)))].join('; ');
+  }
+  const text = typeof message === 'string' ? message.trim() : '';
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return `${code} ${sqlstateMessage(code, text)}`;
+  if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) {
+    if (typeof address === 'string') return `${code} ${address}${port === undefined ? '' : `:${String(port)}`}`;
+    // Node puts the errno first (`connect ECONNREFUSED 127.0.0.1:5432`); said once is enough.
+    const rest = text.replace(/^\w+ /, '').replace(code, '').trim();
+    return rest ? `${code} ${rest}` : code;
+  }
+  // A wrapper with nothing of its own to say (an error event, a pool timeout) says its cause's.
+  if (cause !== undefined && cause !== error) {
+    const inner = describeCause(cause, depth + 1);
+    if (!text) return inner;
+    return text.includes(inner) ? text : `${text}: ${inner}`;
+  }
+  const wrapped = (error as { error?: unknown }).error;
+  if (!text && wrapped !== undefined && wrapped !== error) return describeCause(wrapped, depth + 1);
+  return text || (error instanceof Error ? error.name : 'unknown error');
+}
+
+/** Drizzle's wrapper of a failed statement: its message is the SQL text and the parameters. */
+function isQueryWrapper(error: object): boolean {
+  return (
+    (error as { name?: unknown }).name === 'DrizzleQueryError' ||
+    ('query' in error && 'params' in error) ||
+    (typeof (error as { message?: unknown }).message === 'string' && (error as { message: string }).message.startsWith('Failed query:'))
+  );
+}
+
+/**
+ * Data exceptions (class 22) quote the offending value (`invalid input syntax for type integer:
+ * "abc"`), which is a user's input; the rest of the message names the problem well enough.
+ */
+function sqlstateMessage(code: string, message: string): string {
+  return code.startsWith('22') ? message.replace(/"(?:[^"]|"")*"/g, '"…"') : message;
 }

@@ -1,4 +1,4 @@
-import { bigint, bigserial, doublePrecision, index, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, doublePrecision, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core';
 
 /** The id of the one `ping_count` row; pingpong writes it and pings reads it. */
 export const pingCounterId = 1;
@@ -33,6 +33,27 @@ export const messages = pgTable(
   },
   (table) => [index('messages_newest_first').on(table.createdAt.desc(), table.id.desc())],
 );
+
+/**
+ * Events a broker gave up on (its dead-letter sink, the `dead-letters` function), kept whole so they
+ * can be inspected and replayed: `attributes` holds every CloudEvent context attribute and
+ * extension (id, type, source, knativeerrorcode, ...), `data` the event's payload as received.
+ * `replayed_at` is set once `npm run replay-dead-letters` re-published the event.
+ */
+export const deadLetters = pgTable('dead_letters', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  eventId: text('event_id').notNull().unique(),
+  type: text('type').notNull(),
+  source: text('source').notNull(),
+  attributes: jsonb('attributes').$type<Record<string, string>>().notNull(),
+  data: text('data'),
+  /** The subscriber's last answer (Knative's `knativeerrorcode`), when the broker sent it. */
+  errorCode: integer('error_code'),
+  /** The subscriber's answer body (Knative's `knativeerrordata`, base64-decoded). */
+  errorData: text('error_data'),
+  receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  replayedAt: timestamp('replayed_at', { withTimezone: true }),
+});
 
 /**
  * Endpoint statistics in per-minute buckets. Each instance adds its in-memory aggregate with an

@@ -8,6 +8,7 @@ import time from './time/index.ts';
 import save from './save/index.ts';
 import messageWorker from './message-worker/index.ts';
 import messageBoard from './message-board/index.ts';
+import deadLetters from './dead-letters/index.ts';
 
 /** Every function of the project; the local runner, manifests and docs are derived from this list. */
-export const allFunctions: readonly FunctionDefinition[] = [pingpong, pings, logOutput, time, locations, stats, save, messageWorker, messageBoard];
+export const allFunctions: readonly FunctionDefinition[] = [pingpong, pings, logOutput, time, locations, stats, save, messageWorker, messageBoard, deadLetters];

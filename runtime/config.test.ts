@@ -1,4 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { ConfigError, loadConfig } from './config.ts';
 
 function configError(env: Record<string, string>): ConfigError {
@@ -47,4 +49,22 @@ describe('loadConfig', () => {
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' }).database.kind).toBe('pglite');
   });
+
+  it('gives the database ping less time than the functions\' readiness probes, so a probe gets a 503 with a cause', () => {
+    const database = loadConfig({ DATABASE_URL: 'postgres://u@db/x', FUNCTION: 'pingpong' }).database;
+    const readyTimeoutMs = database.kind === 'postgres' ? database.readyTimeoutMs : Infinity;
+    const folder = new URL('../knative/functions/', import.meta.url);
+    const probes = readdirSync(folder)
+      .filter((file) => file.endsWith('.yaml'))
+      .flatMap((file) => parseAllDocuments(readFileSync(new URL(file, folder), 'utf8')).map((document) => document.toJS() as unknown))
+      .flatMap((manifest) => {
+        const containers = (manifest as { spec?: { template?: { spec?: { containers?: { readinessProbe?: { timeoutSeconds?: number } }[] } } } })
+          .spec?.template?.spec?.containers ?? [];
+        return containers.flatMap((container) => (container.readinessProbe ? [container.readinessProbe] : []));
+      });
+    expect(probes.length).toBeGreaterThan(0);
+    // Kubernetes' default timeoutSeconds is 1.
+    for (const probe of probes) expect(readyTimeoutMs).toBeLessThan((probe.timeoutSeconds ?? 1) * 1000);
+  });
 });
+

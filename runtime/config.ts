@@ -46,7 +46,9 @@ const envSchema = z.object({
   DATABASE_POOL_MAX: z._default(positiveInt(1000), 10),
   DATABASE_CONNECT_TIMEOUT_MS: z._default(positiveInt(600_000), 3000),
   DATABASE_QUERY_TIMEOUT_MS: z._default(positiveInt(600_000), 10_000),
-  DATABASE_READY_TIMEOUT_MS: z._default(positiveInt(60_000), 1000),
+  // Below the readiness probe's timeout (Kubernetes' default timeoutSeconds, 1 s): the probe then
+  // gets a 503 that says why, instead of timing out itself and leaving no cause behind.
+  DATABASE_READY_TIMEOUT_MS: z._default(positiveInt(60_000), 800),
   MIGRATE_ON_START: z.optional(booleanFromEnv),
   DATA_DIR: z._default(nonEmpty(), '.data'),
   MIGRATIONS_DIR: z._default(nonEmpty(), 'migrations'),
@@ -55,6 +57,8 @@ const envSchema = z.object({
   STATS_ENABLED: z._default(booleanFromEnv, true),
   STATS_FLUSH_INTERVAL_MS: z._default(positiveInt(3_600_000), 10_000),
   K_SINK: z.optional(httpUrl('must be an http:// or https:// URL')),
+  RABBITMQ_URL: z.optional(z.url({ protocol: /^amqps?$/, error: 'must be an amqp:// or amqps:// URL, e.g. amqp://guest:guest@127.0.0.1:5672' })),
+  RABBITMQ_QUEUE: z._default(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,255}$/, 'must be a queue name (letters, digits, _ . : -)')), 'knfn.events'),
   ALLOWED_ORIGINS: z._default(commaList(httpUrl('must be a comma-separated list of http(s) origins')), []),
   AUTH_JWKS_URL: z.optional(httpUrl('must be an http:// or https:// URL')),
   AUTH_ISSUER: z.optional(nonEmpty()),
@@ -91,6 +95,11 @@ export interface Config {
   stats: { enabled: boolean; flushIntervalMs: number };
   /** Where functions publish CloudEvents (Knative's SinkBinding sets K_SINK); undefined: nowhere. */
   sink: string | undefined;
+  /**
+   * The local broker's durable queue when K_SINK is unset (`npm start`, `--isolated`): RabbitMQ at
+   * RABBITMQ_URL, or (undefined) a journal under DATA_DIR/outbox.
+   */
+  rabbitmq: { url: string; queue: string } | undefined;
   /** CORS origins and the request body limit every function applies. */
   http: { allowedOrigins: string[]; maxBodyBytes: number };
   /** A request whose headers and body have not fully arrived by then is answered 408 and closed. */
@@ -171,6 +180,7 @@ function toConfig(env: Env): Config {
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     stats: { enabled: env.STATS_ENABLED, flushIntervalMs: env.STATS_FLUSH_INTERVAL_MS },
     sink: env.K_SINK,
+    rabbitmq: env.RABBITMQ_URL ? { url: env.RABBITMQ_URL, queue: env.RABBITMQ_QUEUE } : undefined,
     pingsUrl: env.PINGS_URL,
     pingsTimeoutMs: env.PINGS_TIMEOUT_MS,
     http: { allowedOrigins: env.ALLOWED_ORIGINS, maxBodyBytes: env.MAX_BODY_BYTES },

@@ -9,6 +9,12 @@ export interface AppEnv {
     db: Database;
     log: Logger;
     requestId: string;
+    /**
+     * Aborts when this request's time for database work is up (DATABASE_CONNECT_TIMEOUT_MS +
+     * DATABASE_QUERY_TIMEOUT_MS after it arrived); the runtime then answers 503. Absent in tests
+     * built without a deadline.
+     */
+    deadline?: AbortSignal;
   };
 }
 
@@ -19,7 +25,7 @@ export type FunctionApp = Hono<AppEnv>;
  * of `AppEnv` because `c.env` is absent when a test calls `app.request()` without one.
  */
 export interface RuntimeBindings {
-  /** Where to publish CloudEvents: K_SINK, or this process's own worker under `npm start`. */
+  /** Where to publish CloudEvents: K_SINK, or the local broker under `npm start` (runtime/local-broker/). */
   sink?: string | undefined;
   /** The pings function's route, read by log-output: PINGS_URL, or this process's own under `npm start`. */
   pingsUrl?: string | undefined;
@@ -82,6 +88,13 @@ export interface FunctionDefinition {
    */
   usesDatabase: boolean;
   /**
+   * Connections this function's pool may open per instance (DATABASE_POOL_MAX in its Knative
+   * Service); every instance at max-scale times this is its share of PostgreSQL's max_connections
+   * (knative/README.md, "Connection budget"). Undefined: `defaultPoolMax`, or 1 without database
+   * work (one connection flushes the request statistics).
+   */
+  poolMax?: number;
+  /**
    * Which requests need a bearer JWT when AUTH_JWKS_URL is set: `writes` (anything but GET, HEAD,
    * OPTIONS), `all`, or `none`.
    */
@@ -95,6 +108,17 @@ export type FunctionDeclaration = Omit<FunctionDefinition, 'routes' | 'internal'
   usesDatabase?: boolean;
   auth?: FunctionDefinition['auth'];
 };
+
+/**
+ * A database function's pool when it declares none: one statement in flight, and one more so a
+ * readiness check or the database-size gauge never waits behind a request's statement.
+ */
+export const defaultPoolMax = 2;
+
+/** The pool size an instance of this function opens: declared, the default, or 1 for statistics only. */
+export function poolMaxOf(definition: Pick<FunctionDefinition, 'usesDatabase' | 'poolMax'>): number {
+  return definition.usesDatabase ? (definition.poolMax ?? defaultPoolMax) : 1;
+}
 
 const namePattern = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
 
@@ -121,6 +145,9 @@ export function defineFunction(declaration: FunctionDeclaration): FunctionDefini
   const { min, max, target } = declaration.scale;
   if (min < 0 || max < Math.max(1, min) || target < 1) {
     throw new Error(`function "${declaration.name}" has an invalid scale (min ${min}, max ${max}, target ${target})`);
+  }
+  if (declaration.poolMax !== undefined && (!Number.isInteger(declaration.poolMax) || declaration.poolMax < 1 || declaration.usesDatabase === false)) {
+    throw new Error(`function "${declaration.name}" has an invalid poolMax ${declaration.poolMax} (a positive integer, and only with database work)`);
   }
   return {
     ...declaration,

@@ -79,3 +79,35 @@ describe('HTTP policy from the environment', () => {
     expect(() => loadConfig({ ALLOWED_ORIGINS: 'javascript:alert(1)' })).toThrow(/ALLOWED_ORIGINS/);
   });
 });
+
+describe('the database deadline', () => {
+  it('answers a request stuck on the database 503 with Retry-After once connect + query timeout have passed', async () => {
+    let signal: AbortSignal | undefined;
+    const stuck = defineFunction({
+      name: 'stuck',
+      description: 'waits on a database that never answers',
+      scale: { min: 0, max: 1, target: 1 },
+      app: new Hono<AppEnv>().get('/stuck', (c) => {
+        signal = c.get('deadline');
+        return new Promise<Response>(() => {});
+      }),
+    });
+    const app = createFunctionApp(stuck, {
+      database: undefined,
+      log: createLogger({ level: 'silent' }),
+      metrics: createMetrics(),
+      databaseDeadlineMs: 150,
+    });
+    const started = performance.now();
+    const response = await app.request('/stuck');
+    const ms = performance.now() - started;
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect(await response.json()).toEqual({ error: { code: 'database_unavailable', message: 'the database is unreachable; retry shortly' } });
+    expect(ms).toBeGreaterThanOrEqual(140);
+    expect(ms).toBeLessThan(1000);
+    // What the handler waits on (pingpong's queue) sees the same deadline and gives up too.
+    expect(signal?.aborted).toBe(true);
+  });
+});
+

@@ -1,14 +1,18 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { routePath } from 'hono/route';
+import type { IncomingMessage } from 'node:http';
 import type { DatabaseHandle } from '../db/client.ts';
+import { DatabaseUnavailableError } from '../db/errors.ts';
 import { createAuthMiddleware } from './auth.ts';
 import type { AuthConfig } from './auth.ts';
 import type { AppEnv, FunctionDefinition } from './define-function.ts';
 import { describeError, errorBody, notFound } from './errors.ts';
 import { injectFailures, injectedFailureInterval } from './injected-faults.ts';
+import { safeStack } from './logger.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { RequestStatsRecorder } from './request-stats.ts';
@@ -22,6 +26,11 @@ export interface RuntimeServices {
   requestStats?: RequestStatsRecorder | undefined;
   http?: HttpPolicy;
   auth?: AuthConfig | undefined;
+  /**
+   * How long a request of a function with database work may wait on it before it is answered 503:
+   * DATABASE_CONNECT_TIMEOUT_MS + DATABASE_QUERY_TIMEOUT_MS. Undefined: no deadline (PGlite).
+   */
+  databaseDeadlineMs?: number | undefined;
 }
 
 export interface HttpPolicy {
@@ -70,6 +79,39 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
     await next();
   });
 
+  // The driver bounds each statement (connect, then query timeout), but a request may run several,
+  // or wait in a queue in front of one (pingpong's batches): this bounds the whole request, so
+  // nothing a silent database does can hold an answer longer.
+  const deadlineMs = services.databaseDeadlineMs;
+  if (definition.usesDatabase && deadlineMs !== undefined) {
+    app.use(async function answerWithinDeadline(c, next) {
+      const deadline = new AbortController();
+      c.set('deadline', deadline.signal);
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<never>((_, reject) => {
+        const expire = () => {
+          const error = new DatabaseUnavailableError(`the database did not answer within ${deadlineMs} ms`);
+          deadline.abort(error);
+          reject(error);
+        };
+        // Counted from when the request has arrived: a slow upload is the client's time, and
+        // REQUEST_TIMEOUT_MS (408) bounds it, not this.
+        whenReceived(c, () => {
+          timer = setTimeout(expire, deadlineMs);
+        });
+      });
+      const handled = next();
+      try {
+        await Promise.race([handled, expired]);
+      } finally {
+        clearTimeout(timer);
+        // Settles after the 503 when the deadline won; nothing waits for it any more.
+        handled.catch(() => undefined);
+        expired.catch(() => undefined);
+      }
+    });
+  }
+
   const auth = services.auth ? createAuthMiddleware(definition, services.auth) : undefined;
   if (auth) app.use(auth);
   // After the observer: the injected 500s are counted and timed like any real failure.
@@ -79,15 +121,42 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
   app.route('/', definition.app);
   app.notFound(notFound);
   app.onError(function handleError(error, c) {
-    const { status, body, expected } = describeError(error);
     // Errors can come from middleware that runs before the request logger is set.
     const log = c.var.log ?? functionLog;
-    if (!expected) log.error('unhandled error', { error, stack: error.stack });
+    if (clientClosedUpload(c)) {
+      // Whatever reading the rest of the body threw (ECONNRESET, truncated JSON), the client left:
+      // no fault of this service or its database, so a 4xx as nginx records it, and no warning.
+      log.info('client closed the request', { error });
+      return c.json(errorBody('client_closed_request', 'the client closed the connection before sending its whole request'), 499 as ContentfulStatusCode);
+    }
+    const { status, body, expected } = describeError(error);
+    if (!expected) log.error('unhandled error', { error, stack: safeStack(error) });
     else if (status >= 500) log.warn(body.error.message, { error });
     if (status === 503) c.header('Retry-After', '1');
     return c.json(body, status);
   });
   return app;
+}
+
+/** node-server's request, when there is one (not under `app.request()` in tests). */
+function incomingOf(c: Context): IncomingMessage | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+}
+
+/** Runs `start` once the request (its body too) has arrived, or at once when that is unknowable. */
+function whenReceived(c: Context, start: () => void): void {
+  const incoming = incomingOf(c);
+  if (!incoming || incoming.complete || c.req.method === 'GET' || c.req.method === 'HEAD') {
+    start();
+    return;
+  }
+  incoming.once('end', start);
+}
+
+/** True when the client went away before its request body had arrived in full. */
+function clientClosedUpload(c: Context): boolean {
+  const incoming = incomingOf(c);
+  return incoming !== undefined && !incoming.complete && (incoming.destroyed || incoming.readableAborted);
 }
 
 /** The route pattern that answered, so metrics have bounded label values (not raw paths). */

@@ -1,3 +1,4 @@
+import { describeCause } from '../db/errors.ts';
 import type { LogLevel } from './config.ts';
 
 const severity: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -20,7 +21,8 @@ export interface LoggerOptions {
 
 /**
  * One JSON object per line on stdout, the format Kubernetes log collectors expect.
- * Every string passes through `redact`, so a DATABASE_URL password can never reach a log.
+ * Every string passes through `redact`, so a DATABASE_URL password can never reach a log, and an
+ * error is logged by its cause (see describeCause), never by a failed statement's SQL or parameters.
  */
 export function createLogger({ level, base = {}, write = defaultWrite }: LoggerOptions): Logger {
   const threshold = severity[level];
@@ -42,12 +44,29 @@ function defaultWrite(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function replaceForLog(_key: string, value: unknown): unknown {
+function replaceForLog(key: string, value: unknown): unknown {
   if (typeof value === 'string') return redact(value);
-  if (value instanceof Error) {
-    return { name: value.name, message: redact(value.message), code: (value as { code?: unknown }).code };
+  // `error` may also be a driver's WebSocket error event, whose target is the socket itself.
+  if (value instanceof Error || (key === 'error' && typeof value === 'object' && value !== null)) {
+    return { name: value instanceof Error ? value.name : 'Error', message: redact(describeCause(value)), code: firstCode(value) };
   }
   return value;
+}
+
+/** The first string `code` down the cause chain: a SQLSTATE or an errno, for filtering logs. */
+function firstCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 8; depth += 1) {
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string') return code;
+    current = cause;
+  }
+  return undefined;
+}
+
+/** An error's stack frames under a first line that is its cause, not its message (see describeCause). */
+export function safeStack(error: Error): string {
+  const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+  return [`${error.name}: ${describeCause(error)}`, ...frames].join('\n');
 }
 
 const credentialsInUrl = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/?#\s]*@/gi;

@@ -1,6 +1,7 @@
 import { allFunctions } from '../functions/index.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { redact } from './logger.ts';
+import { describeCause } from '../db/errors.ts';
+import { redact, safeStack } from './logger.ts';
 import { startServer } from './server.ts';
 
 /**
@@ -30,7 +31,8 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`knfn: ${error.message}\n`);
   } else {
-    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    // By its cause: a failed migration's SQL, or `[object Object]` for a driver's error event, says nothing useful.
+    const message = error instanceof Error ? safeStack(error) : describeCause(error);
     process.stderr.write(`knfn: start-up failed: ${redact(message)}\n`);
   }
   process.exit(1);

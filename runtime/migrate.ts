@@ -1,6 +1,7 @@
 import { openDatabase } from '../db/client.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { createLogger, redact } from './logger.ts';
+import { describeCause } from '../db/errors.ts';
+import { createLogger, redact, safeStack } from './logger.ts';
 
 /**
  * Applies the committed migrations and exits: the cluster's migration Job and `npm run migrate`.
@@ -22,7 +23,7 @@ migrateAndExit().then(
   () => process.exit(0),
   (error: unknown) => {
     const message =
-      error instanceof ConfigError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+      error instanceof ConfigError ? error.message : error instanceof Error ? safeStack(error) : describeCause(error);
     process.stderr.write(`knfn migrate: ${redact(message)}\n`);
     process.exit(1);
   },

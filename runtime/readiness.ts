@@ -1,4 +1,5 @@
 import type { DatabaseHandle } from '../db/client.ts';
+import { describeCause } from '../db/errors.ts';
 import { redact } from './logger.ts';
 
 export type ReadinessResult = { ready: true } | { ready: false; reason: string };
@@ -15,8 +16,7 @@ export function createReadiness(database: DatabaseHandle | undefined, timeoutMs:
       await database.ping(timeoutMs);
       return { ready: true };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      return { ready: false, reason: `database unreachable: ${redact(message)}` };
+      return { ready: false, reason: `database unreachable: ${redact(describeCause(error))}` };
     }
   };
   return {

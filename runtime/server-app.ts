@@ -4,6 +4,7 @@ import { describeError, errorBody, notFound } from './errors.ts';
 import { createFunctionApp } from './function-app.ts';
 import type { RuntimeServices } from './function-app.ts';
 import { assertDistinctRoutes } from './gateway/public-routes.ts';
+import { safeStack } from './logger.ts';
 import type { Readiness } from './readiness.ts';
 
 export interface ServerAppOptions extends RuntimeServices {
@@ -44,7 +45,7 @@ export function createServerApp({ functions, readiness, ...services }: ServerApp
   root.notFound(notFound);
   root.onError((error, c) => {
     const { status, body, expected } = describeError(error);
-    if (!expected) services.log.error('unhandled error', { error, stack: error.stack });
+    if (!expected) services.log.error('unhandled error', { error, stack: safeStack(error) });
     return c.json(body, status);
   });
   return root;

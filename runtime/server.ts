@@ -14,6 +14,7 @@ import { createReadiness } from './readiness.ts';
 import { createRequestStatsRecorder, postgresStatsWriter } from './request-stats.ts';
 import type { RequestStatsRecorder } from './request-stats.ts';
 import { createServerApp } from './server-app.ts';
+import type { LocalBroker } from './local-broker/index.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -75,7 +76,20 @@ export async function startServer(config: Config, available: readonly FunctionDe
     requestStats = createRequestStatsRecorder({ write: postgresStatsWriter(database.db), log });
     requestStats.startFlushing(config.stats.flushIntervalMs);
   }
-  const app = createServerApp({ functions, readiness, database, log, metrics, requestStats, http: config.http, auth: config.auth });
+  // A statement may take the connect timeout to get a connection, then the query timeout to run.
+  const databaseDeadlineMs =
+    config.database.kind === 'postgres' ? config.database.connectTimeoutMs + config.database.queryTimeoutMs : undefined;
+  const app = createServerApp({
+    functions,
+    readiness,
+    database,
+    log,
+    metrics,
+    requestStats,
+    http: config.http,
+    auth: config.auth,
+    databaseDeadlineMs,
+  });
   const bindings: RuntimeBindings = { sink: config.sink, pingsUrl: config.pingsUrl, pingsTimeoutMs: config.pingsTimeoutMs };
 
   const server = await new Promise<Server>((resolve, reject) => {
@@ -95,25 +109,48 @@ export async function startServer(config: Config, available: readonly FunctionDe
   server.on('error', (error) => log.error('server error', { error }));
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-  bindings.sink ??= localSink(config, functions, url);
+  let broker: LocalBroker | undefined;
+  try {
+    broker = bindings.sink === undefined ? await startLocalSink(config, functions, url, log) : undefined;
+  } catch (error) {
+    server.close();
+    await database?.close().catch(() => undefined);
+    throw error;
+  }
+  bindings.sink ??= broker?.url;
   bindings.pingsUrl ??= `${url}/pings`;
   log.info('listening', { url, functions: functions.map((definition) => definition.name), database: database?.kind ?? 'none' });
 
   let stopping: Promise<{ forced: boolean }> | undefined;
   const stop = () => {
-    stopping ??= shutDown(server, database, requestStats, config.shutdownTimeoutMs, log);
+    stopping ??= shutDown(server, database, requestStats, config.shutdownTimeoutMs, log, broker);
     return stopping;
   };
   return { url, port, log, stop };
 }
 
 /**
- * `npm start` has no broker: events go straight to this process's own message worker, so a saved
- * message shows up without any setup. A container (FUNCTION set) only ever publishes to K_SINK.
+ * `npm start` has no Knative Broker: a local one stands in (runtime/local-broker/), keeping every
+ * accepted event durably (a journal under DATA_DIR, or RabbitMQ at RABBITMQ_URL) until this
+ * process's own worker stored it, across database outages and restarts. A container (FUNCTION
+ * set) only ever publishes to K_SINK.
  */
-function localSink(config: Config, functions: readonly FunctionDefinition[], url: string): string | undefined {
-  if (config.functions.length > 0 || !functions.some((definition) => definition.name === 'message-worker')) return undefined;
-  return `${url}/_events/message`;
+async function startLocalSink(
+  config: Config,
+  functions: readonly FunctionDefinition[],
+  url: string,
+  log: Logger,
+): Promise<LocalBroker | undefined> {
+  const names = new Set(functions.map((definition) => definition.name));
+  if (config.functions.length > 0 || !names.has('message-worker')) return undefined;
+  // Loaded on demand: a container's bundle never runs it (esbuild splits it into its own chunk).
+  const { localBrokerQueue, startLocalBroker } = await import('./local-broker/index.ts');
+  return startLocalBroker({
+    queue: localBrokerQueue(config),
+    subscriber: `${url}/_events/message`,
+    deadLetterSink: names.has('dead-letters') ? `${url}/_events/dead-letter` : undefined,
+    log,
+  });
 }
 
 async function shutDown(
@@ -122,6 +159,7 @@ async function shutDown(
   requestStats: RequestStatsRecorder | undefined,
   timeoutMs: number,
   log: Logger,
+  broker?: LocalBroker,
 ): Promise<{ forced: boolean }> {
   log.info('shutting down: no new connections, finishing in-flight requests', { timeoutMs });
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -141,6 +179,8 @@ async function shutDown(
     log.warn('shutdown timeout reached; closing remaining connections');
     server.closeAllConnections();
   }
+  // After the last save was accepted; events not yet delivered stay queued for the next start.
+  await broker?.close().catch((error: unknown) => log.warn('closing the local broker failed', { error }));
   // After the last request finished, so its statistics are in the final flush.
   await requestStats?.close();
   await database?.close().catch((error: unknown) => log.warn('closing the database failed', { error }));

@@ -7,7 +7,8 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { canaryDir } from './canary-manifests.ts';
 import { monitoringDir } from './observability-manifests.ts';
 import { cluster, writeManifests } from './manifests.ts';
-import { migrateDir, migrationJobName } from './migrate-manifests.ts';
+import { postgresImage } from './cluster.ts';
+import { migrateDir, migrationJobName, rolesJobName } from './migrate-manifests.ts';
 import { parseRelease, ReleaseError } from './release.ts';
 import type { Release } from './release.ts';
 
@@ -122,6 +123,16 @@ const crdProviders = [
     },
   },
   {
+    name: 'the RabbitMQ Cluster Operator',
+    install: 'https://www.rabbitmq.com/kubernetes/operator/install-operator (and the Messaging Topology Operator)',
+    kinds: { 'rabbitmq.com/RabbitmqCluster': 'rabbitmqclusters.rabbitmq.com' },
+  },
+  {
+    name: "Knative Eventing's RabbitMQ broker (eventing-rabbitmq)",
+    install: 'https://knative.dev/docs/eventing/brokers/broker-types/rabbitmq-broker/',
+    kinds: { 'eventing.knative.dev/RabbitmqBrokerConfig': 'rabbitmqbrokerconfigs.eventing.knative.dev' },
+  },
+  {
     name: 'Flagger',
     install: 'https://docs.flagger.app/install/flagger-install-on-kubernetes',
     kinds: { 'flagger.app/Canary': 'canaries.flagger.app', 'flagger.app/MetricTemplate': 'metrictemplates.flagger.app' },
@@ -198,23 +209,63 @@ export function secretRefusal(answer: Answer, example = exampleSecret()): string
   const placeholder = example['password'] ?? '';
   const unchanged = Object.keys(example).filter((key) => placeholder !== '' && (values.get(key) ?? '').includes(placeholder));
   if (unchanged.length > 0) {
-    return `the Secret ${name} still holds the placeholder ${placeholder} in ${unchanged.join(', ')}: set a real password in both (knative/README.md)`;
+    return `the Secret ${name} still holds the placeholder ${placeholder} in ${unchanged.join(', ')}: set a real password in each password and its url (knative/README.md)`;
   }
-  const url = values.get(cluster.databaseSecret.urlKey) ?? '';
-  let urlPassword: string | undefined;
-  try {
-    urlPassword = decodeURIComponent(new URL(url).password);
-  } catch {
-    return `the Secret ${name}: ${cluster.databaseSecret.urlKey} is not a postgres:// URL`;
-  }
-  if (values.has('password') && urlPassword !== values.get('password')) {
-    return `the Secret ${name}: the password in ${cluster.databaseSecret.urlKey} differs from password, so the functions could not log in`;
+  // Each role's connection string must log in as that role with that role's password: the role
+  // bootstrap sets the password from the `*-password` key, the workloads connect with the `*-url`.
+  for (const role of Object.values(cluster.databaseRoles)) {
+    if (role.urlKey === undefined) continue;
+    let url: URL;
+    try {
+      url = new URL(values.get(role.urlKey) ?? '');
+    } catch {
+      return `the Secret ${name}: ${role.urlKey} is not a postgres:// URL`;
+    }
+    if (decodeURIComponent(url.username) !== role.name) {
+      return `the Secret ${name}: ${role.urlKey} logs in as ${decodeURIComponent(url.username)}, not ${role.name}`;
+    }
+    if (decodeURIComponent(url.password) !== values.get(role.passwordKey)) {
+      return `the Secret ${name}: the password in ${role.urlKey} differs from ${role.passwordKey}, so ${role.name} could not log in`;
+    }
   }
   return undefined;
 }
 
 function firstLine(text: string): string {
   return text.trim().split('\n')[0] ?? '';
+}
+
+/**
+ * Applies a release's Job unless it exists (a Job is immutable, and each of these is idempotent:
+ * a finished one stays as the record that this release ran it), then polls it to Complete; Failed
+ * stops the deploy with its log.
+ */
+function jobSteps(name: string, file: string, image: string, why: string, label: string): Step[] {
+  return [
+    {
+      kind: 'once',
+      why: `${why}; applied unless job/${name} exists`,
+      probe: ['get', 'job', name, ...ns, '--ignore-not-found', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'],
+      args: ['apply', '-f', file],
+      existing: (existingImage) =>
+        existingImage.trim() === image
+          ? undefined
+          : `job/${name} exists for another image (${existingImage.trim()}): the release name was given to two images; deploy by digest`,
+    },
+    {
+      kind: 'poll',
+      why: `job/${name}: Complete goes on, Failed stops here`,
+      args: ['get', 'job', name, ...ns, '-o', 'jsonpath={.status.conditions[?(@.status=="True")].type}'],
+      everySeconds: 2,
+      timeoutSeconds: migrationTimeoutSeconds,
+      state: (answer) => {
+        const conditions = answer.status === 0 ? answer.stdout.split(/\s+/) : [];
+        if (conditions.includes('Failed') || conditions.includes('FailureTarget')) return 'failed';
+        return conditions.includes('Complete') ? 'done' : 'pending';
+      },
+      onFailure: { args: ['logs', `job/${name}`, ...ns, '--tail=100'], message: `the ${label} ${name} failed (its log is above): no function was rolled out` },
+    },
+  ];
 }
 
 /** Seconds the migration Job may take: its activeDeadlineSeconds plus scheduling and the image pull. */
@@ -246,31 +297,31 @@ export function deploySteps(tree: ReleaseTree): Step[] {
     { kind: 'run', why: 'PostgreSQL accepts connections', args: ['rollout', 'status', 'statefulset/postgres', ...ns, '--timeout=300s'] },
     { kind: 'run', why: 'the wsproxy the migration and the functions connect through', args: ['rollout', 'status', 'deployment/wsproxy', ...ns, '--timeout=120s'] },
     {
-      kind: 'once',
-      why: `the release's migration Job, applied unless it exists (a Job is immutable, and running it again would change nothing)`,
-      probe: ['get', 'job', job, ...ns, '--ignore-not-found', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'],
-      args: ['apply', '-f', join(dir, relative('knative', migrateDir), 'job.yaml')],
-      existing: (image) =>
-        image.trim() === release.image
-          ? undefined
-          : `job/${job} exists for another image (${image.trim()}): the release name ${release.name} was given to two images; deploy by digest`,
+      kind: 'run',
+      why: 'db/roles.sql for the role bootstrap Jobs',
+      args: ['apply', '-f', join(dir, relative('knative', migrateDir), 'roles-configmap.yaml')],
     },
-    {
-      kind: 'poll',
-      why: 'no function moves before the schema is migrated: Complete goes on, Failed stops here',
-      args: ['get', 'job', job, ...ns, '-o', 'jsonpath={.status.conditions[?(@.status=="True")].type}'],
-      everySeconds: 2,
-      timeoutSeconds: migrationTimeoutSeconds,
-      state: (answer) => {
-        const conditions = answer.status === 0 ? answer.stdout.split(/\s+/) : [];
-        if (conditions.includes('Failed') || conditions.includes('FailureTarget')) return 'failed';
-        return conditions.includes('Complete') ? 'done' : 'pending';
-      },
-      onFailure: {
-        args: ['logs', `job/${job}`, ...ns, '--tail=100'],
-        message: `the migration Job ${job} failed (its log is above): no function was rolled out`,
-      },
-    },
+    ...jobSteps(
+      rolesJobName(release, 'roles'),
+      join(dir, relative('knative', migrateDir), 'roles-job.yaml'),
+      postgresImage,
+      'the database roles (db/roles.sql as the superuser): the migration connects as the schema owner',
+      'role bootstrap Job',
+    ),
+    ...jobSteps(
+      job,
+      join(dir, relative('knative', migrateDir), 'job.yaml'),
+      release.image,
+      "the release's migration Job, as the schema owner",
+      'migration Job',
+    ),
+    ...jobSteps(
+      rolesJobName(release, 'grants'),
+      join(dir, relative('knative', migrateDir), 'grants-job.yaml'),
+      postgresImage,
+      'db/roles.sql again: grants on what the migration created (the stats role on request_stats)',
+      'role bootstrap Job',
+    ),
     {
       kind: 'run',
       why: 'eventing (Broker, Trigger, SinkBinding, dead-letter sink) and the nightly backup',
@@ -314,8 +365,8 @@ export function undeploySteps(): Step[] {
     },
     {
       kind: 'run',
-      why: "every release's migration Job, not only the one knative/ names",
-      args: ['delete', 'job', '-l', 'app.kubernetes.io/name=migrate', ...ns, '--ignore-not-found'],
+      why: "every release's migration and role Jobs, not only the ones knative/ names",
+      args: ['delete', 'job', '-l', 'app.kubernetes.io/name in (migrate,db-roles)', ...ns, '--ignore-not-found'],
     },
   ];
 }

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { Job } from 'kubernetes-models/batch/v1/Job';
-import { cluster } from './cluster.ts';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
+import { cluster, connectionBudget, postgresImage } from './cluster.ts';
 import type { Release } from './release.ts';
 
 export const migrateDir = 'knative/migrate';
@@ -42,8 +45,11 @@ export function migrationJob(release: Release): Job {
               image: release.image,
               command: ['node', 'dist/migrate.js'],
               env: [
-                { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: cluster.databaseSecret.name, key: cluster.databaseSecret.urlKey } } },
+                // The schema's owner: what it creates is granted to the other roles by default.
+                { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: cluster.databaseSecret.name, key: cluster.databaseRoles.owner.urlKey } } },
                 { name: 'DATABASE_WS_PROXY', value: cluster.wsProxy },
+                // One connection (its share of connectionBudget): the migrator uses one client.
+                { name: 'DATABASE_POOL_MAX', value: String(connectionBudget.reserve.migration) },
                 { name: 'DATABASE_CONNECT_TIMEOUT_MS', value: '10000' },
               ],
               resources: {
@@ -53,6 +59,96 @@ export function migrationJob(release: Release): Job {
               securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
             },
           ],
+        },
+      },
+    },
+  });
+  job.validate();
+  return job;
+}
+
+/** The role bootstrap's SQL (db/roles.sql), shipped to its Jobs in this ConfigMap. */
+export const rolesConfigMapName = 'db-roles';
+const rolesSqlFile = new URL('../db/roles.sql', import.meta.url);
+
+export function rolesConfigMap(sql = readFileSync(rolesSqlFile, 'utf8')): ConfigMap {
+  const configMap = new ConfigMap({
+    metadata: { name: rolesConfigMapName, namespace: cluster.namespace, labels: { 'app.kubernetes.io/name': 'db-roles', 'app.kubernetes.io/part-of': cluster.partOf } },
+    data: { 'roles.sql': sql },
+  });
+  configMap.validate();
+  return configMap;
+}
+
+/**
+ * When db/roles.sql runs in a release: `roles` before the migration (the owner it runs as must
+ * exist), `grants` after it (table grants such as the stats role's on request_stats need the
+ * table). The script is idempotent, so both run the same file.
+ */
+export type RolesPhase = 'roles' | 'grants';
+
+export function rolesJobName(release: Release, phase: RolesPhase): string {
+  return `${phase}-${release.name}`;
+}
+
+/** What the role bootstrap's psql is given: the role names as variables, passwords from the Secret. */
+export function rolesPsqlArgs(file: string, names: RoleNames = clusterRoleNames): string[] {
+  return ['psql', '-v', 'ON_ERROR_STOP=1', '-v', `owner=${names.owner}`, '-v', `app=${names.app}`, '-v', `stats=${names.stats}`, '-v', `backup=${names.backup}`, '-f', file];
+}
+
+export type RoleNames = Record<keyof typeof cluster.databaseRoles, string>;
+
+/** The cluster's role names; tests use their own, as roles are shared by every database of a server. */
+export const clusterRoleNames: RoleNames = {
+  owner: cluster.databaseRoles.owner.name,
+  app: cluster.databaseRoles.app.name,
+  stats: cluster.databaseRoles.stats.name,
+  backup: cluster.databaseRoles.backup.name,
+};
+
+/**
+ * Runs db/roles.sql as the superuser with psql, straight to PostgreSQL (its NetworkPolicy admits
+ * component database-admin). Per release and phase like the migration Job: a Job is immutable, and
+ * running the script again changes nothing but rotated passwords.
+ */
+export function rolesJob(release: Release, phase: RolesPhase): Job {
+  const labels = { 'app.kubernetes.io/name': 'db-roles', 'app.kubernetes.io/part-of': cluster.partOf, 'app.kubernetes.io/component': 'database-admin' };
+  const fromSecret = (name: string, key: string): IEnvVar => ({ name, valueFrom: { secretKeyRef: { name: cluster.databaseSecret.name, key } } });
+  const roles = cluster.databaseRoles;
+  const job = new Job({
+    metadata: { name: rolesJobName(release, phase), namespace: cluster.namespace, labels },
+    spec: {
+      backoffLimit: 4,
+      activeDeadlineSeconds: 300,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'psql',
+              image: postgresImage,
+              command: rolesPsqlArgs('/roles/roles.sql'),
+              env: [
+                { name: 'PGHOST', value: cluster.postgresHost },
+                { name: 'PGCONNECT_TIMEOUT', value: '10' },
+                fromSecret('PGUSER', 'username'),
+                fromSecret('PGPASSWORD', 'password'),
+                fromSecret('PGDATABASE', 'database'),
+                fromSecret('KNFN_OWNER_PASSWORD', roles.owner.passwordKey),
+                fromSecret('KNFN_APP_PASSWORD', roles.app.passwordKey),
+                fromSecret('KNFN_STATS_PASSWORD', roles.stats.passwordKey),
+                fromSecret('KNFN_BACKUP_PASSWORD', roles.backup.passwordKey),
+              ],
+              resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
+              securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [{ name: 'roles', mountPath: '/roles', readOnly: true }],
+            },
+          ],
+          volumes: [{ name: 'roles', configMap: { name: rolesConfigMapName } }],
         },
       },
     },

@@ -120,10 +120,17 @@ describe('a database outage in the middle of concurrent load', () => {
 
     const acknowledged = results.filter((result) => result.kind === 'save' && result.status === 202);
     const ids = acknowledged.map((result) => (JSON.parse(result.body) as { id: string }).id);
-    const { rows: stored } = await checker.query<{ event_id: string; data: string; copies: string }>(
-      'select event_id, min(data) as data, count(*) as copies from messages where event_id = any($1) group by event_id',
-      [ids],
-    );
+    const storedRows = async () =>
+      (
+        await checker.query<{ event_id: string; data: string; copies: string }>(
+          'select event_id, min(data) as data, count(*) as copies from messages where event_id = any($1) group by event_id',
+          [ids],
+        )
+      ).rows;
+    // A save accepted during the cut sits in the local broker's queue until a retry finds the
+    // database back (backoff up to 5 s): stored soon after, not at once.
+    await expect.poll(async () => (await storedRows()).length, { timeout: 20_000, interval: 250 }).toBe(ids.length);
+    const stored = await storedRows();
     await checker.end();
     const byId = new Map(stored.map((row) => [row.event_id, row]));
     const lost = acknowledged.filter((result, index) => byId.get(ids[index] ?? '')?.data !== result.data);

@@ -75,10 +75,16 @@ describe('npm run deploy -- --dry-run', () => {
       'kubectl apply -f <release>/200-postgres.yaml -f <release>/250-networkpolicy.yaml',
       'kubectl rollout status statefulset/postgres -n knfn --timeout=300s',
       'kubectl rollout status deployment/wsproxy -n knfn --timeout=120s',
+      'kubectl apply -f <release>/migrate/roles-configmap.yaml',
+      "kubectl get job roles-sha-5e5e5e5e5e5e -n knfn --ignore-not-found -o 'jsonpath={.spec.template.spec.containers[0].image}'",
+      'kubectl apply -f <release>/migrate/roles-job.yaml',
+      `kubectl get job roles-sha-5e5e5e5e5e5e -n knfn -o 'jsonpath={.status.conditions[?(@.status=="True")].type}'`,
       "kubectl get job migrate-sha-5e5e5e5e5e5e -n knfn --ignore-not-found -o 'jsonpath={.spec.template.spec.containers[0].image}'",
       'kubectl apply -f <release>/migrate/job.yaml',
       `kubectl get job migrate-sha-5e5e5e5e5e5e -n knfn -o 'jsonpath={.status.conditions[?(@.status=="True")].type}'`,
       'kubectl logs job/migrate-sha-5e5e5e5e5e5e -n knfn --tail=100',
+      'kubectl apply -f <release>/migrate/grants-job.yaml',
+      `kubectl get job grants-sha-5e5e5e5e5e5e -n knfn -o 'jsonpath={.status.conditions[?(@.status=="True")].type}'`,
       'kubectl apply -f <release>/500-eventing.yaml -f <release>/600-backup-cronjob.yaml',
       'kubectl apply -k <release>/gateway',
       'kubectl apply -k <release>/functions',
@@ -100,13 +106,15 @@ describe('npm run deploy -- --dry-run', () => {
     const images = JSON.stringify(objects).match(/"image":"[^"]+"/g)?.map((match) => match.slice('"image":"'.length, -1)) ?? [];
     expect(images).toContain(image);
     expect(images.flatMap((candidate) => imageProblem(candidate, release) ?? [])).toEqual([]);
-    expect(objects.find((object) => object.kind === 'Job')?.metadata.name).toBe('migrate-sha-5e5e5e5e5e5e');
+    expect(objects.filter((object) => object.kind === 'Job').map((object) => object.metadata.name).sort()).toEqual(
+      ['grants-sha-5e5e5e5e5e5e', 'migrate-sha-5e5e5e5e5e5e', 'roles-sha-5e5e5e5e5e5e'],
+    );
     const revisions = objects.flatMap((object) => object.spec?.template?.metadata?.name ?? []);
     for (const { name } of allFunctions) expect(revisions).toContain(`${name}-sha-5e5e5e5e5e5e`);
     // The committed tree stays at package.json's release.
     expect(run.out).not.toContain(join(root, 'knative/functions'));
-    expect(renderKustomization<{ kind: string; metadata: { name: string } }>(join(root, 'knative')).find((object) => object.kind === 'Job')?.metadata.name).toBe(
-      'migrate-v0-1-0',
+    expect(renderKustomization<{ kind: string; metadata: { name: string } }>(join(root, 'knative')).filter((object) => object.kind === 'Job').map((object) => object.metadata.name).sort()).toEqual(
+      ['grants-v0-1-0', 'migrate-v0-1-0', 'roles-v0-1-0'],
     );
   });
 
@@ -174,20 +182,36 @@ describe('the prerequisite checks', () => {
   });
 });
 
+/** A Secret with every key of the example, each role's url logging in as that role with its password. */
+const realSecretValues: Record<string, string> = {
+  username: 'knfn',
+  password: 'p4ss',
+  database: 'knfn',
+  'owner-password': 'owner-p4ss',
+  'owner-url': 'postgres://knfn_owner:owner-p4ss@postgres.knfn.svc.cluster.local:5432/knfn',
+  'app-password': 'app-p4ss',
+  'app-url': 'postgres://knfn_app:app-p4ss@postgres.knfn.svc.cluster.local:5432/knfn',
+  'stats-password': 'stats-p4ss',
+  'stats-url': 'postgres://knfn_stats:stats-p4ss@postgres.knfn.svc.cluster.local:5432/knfn',
+  'backup-password': 'backup-p4ss',
+};
+
 describe('the database Secret check', () => {
   const encode = (values: Record<string, string>) => ({
     status: 0,
     stderr: '',
     stdout: JSON.stringify(Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Buffer.from(value).toString('base64')]))),
   });
-  const real = { username: 'knfn', password: 'p4ss', database: 'knfn', url: 'postgres://knfn:p4ss@postgres.knfn.svc.cluster.local:5432/knfn' };
+  const real = realSecretValues;
 
-  it('accepts real values and refuses the placeholders, a missing key, a url with another password, no Secret', () => {
+  it('accepts real values and refuses the placeholders, a missing key, a url with another password or user, no Secret', () => {
     expect(secretRefusal(encode(real))).toBeUndefined();
     expect(secretRefusal(encode({ ...real, password: 'CHANGE_ME' }))).toMatch(/placeholder CHANGE_ME in password/);
-    expect(secretRefusal(encode({ ...real, url: 'postgres://knfn:CHANGE_ME@postgres:5432/knfn' }))).toMatch(/placeholder CHANGE_ME in url/);
-    expect(secretRefusal(encode({ username: 'knfn', password: 'p4ss', database: 'knfn' }))).toMatch(/has no url/);
-    expect(secretRefusal(encode({ ...real, password: 'other' }))).toMatch(/differs from password/);
+    expect(secretRefusal(encode({ ...real, 'app-url': 'postgres://knfn_app:CHANGE_ME@postgres:5432/knfn' }))).toMatch(/placeholder CHANGE_ME in app-url/);
+    const { 'stats-url': _, ...withoutStatsUrl } = real;
+    expect(secretRefusal(encode(withoutStatsUrl))).toMatch(/has no stats-url/);
+    expect(secretRefusal(encode({ ...real, 'app-password': 'other' }))).toMatch(/the password in app-url differs from app-password/);
+    expect(secretRefusal(encode({ ...real, 'app-url': 'postgres://knfn:app-p4ss@postgres:5432/knfn' }))).toMatch(/app-url logs in as knfn, not knfn_app/);
     expect(secretRefusal({ status: 1, stdout: '', stderr: 'Error from server (NotFound): secrets "knfn-database" not found' })).toMatch(
       /apply knative\/000-namespace\.yaml, then create the Secret/,
     );
@@ -202,7 +226,7 @@ describe('npm run deploy against a fake kubectl', () => {
     match: /^get secret knfn-database /,
     answers: [{ stdout: JSON.stringify(Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Buffer.from(value).toString('base64')]))) }],
   });
-  const realSecret = secret({ username: 'knfn', password: 'p4ss', database: 'knfn', url: 'postgres://knfn:p4ss@postgres.knfn.svc.cluster.local:5432/knfn' });
+  const realSecret = secret(realSecretValues);
   const crds: FakeRule = { match: /^get crd /, answers: [{ stdout: 'customresourcedefinition.apiextensions.k8s.io/present\n' }] };
   const jobStatus = /^get job migrate-sha-5e5e5e5e5e5e -n knfn -o jsonpath=\{\.status/;
 
@@ -212,6 +236,8 @@ describe('npm run deploy against a fake kubectl', () => {
       options.crds ?? crds,
       options.secret ?? realSecret,
       { match: /^get job migrate-\S+ -n knfn --ignore-not-found /, answers: [{ stdout: options.jobExists ?? '' }] },
+      { match: /^get job (roles|grants)-\S+ -n knfn --ignore-not-found /, answers: [{ stdout: '' }] },
+      { match: /^get job (roles|grants)-\S+ -n knfn -o jsonpath=\{\.status/, answers: [{ stdout: 'SuccessCriteriaMet Complete' }] },
       // Running at first: the deploy must poll until the Job ends.
       { match: jobStatus, answers: [{ stdout: '' }, { stdout: '' }, { stdout: options.outcome ?? 'SuccessCriteriaMet Complete' }] },
       { match: /^logs job\/migrate-sha-5e5e5e5e5e5e -n knfn --tail=100$/, answers: [{ stdout: 'error: relation "pings" already exists\n' }] },
@@ -239,9 +265,9 @@ describe('npm run deploy against a fake kubectl', () => {
   });
 
   it('refuses the placeholder Secret before any apply', async () => {
-    const run = await deployWith(cluster({ secret: secret({ username: 'knfn', password: 'CHANGE_ME', database: 'knfn', url: 'postgres://knfn:CHANGE_ME@postgres:5432/knfn' }) }));
+    const run = await deployWith(cluster({ secret: secret({ ...realSecretValues, password: 'CHANGE_ME', 'owner-password': 'CHANGE_ME', 'owner-url': 'postgres://knfn_owner:CHANGE_ME@postgres:5432/knfn' }) }));
     expect(run.status).toBe(1);
-    expect(run.err).toMatch(/refused: the Secret knfn-database still holds the placeholder CHANGE_ME in password, url/);
+    expect(run.err).toMatch(/refused: the Secret knfn-database still holds the placeholder CHANGE_ME in password, owner-password, owner-url/);
     expect(run.calls.some((call) => call.startsWith('get secret'))).toBe(true);
     expect(applies(run.calls)).toEqual([]);
   });
@@ -258,6 +284,8 @@ describe('npm run deploy against a fake kubectl', () => {
     expect(applies(run.calls).map((call) => call.replace(/\/tmp\/\S+\/knative/g, '<release>'))).toEqual([
       'apply -f <release>/000-namespace.yaml',
       'apply -f <release>/200-postgres.yaml -f <release>/250-networkpolicy.yaml',
+      'apply -f <release>/migrate/roles-configmap.yaml',
+      'apply -f <release>/migrate/roles-job.yaml',
       'apply -f <release>/migrate/job.yaml',
     ]);
   });
@@ -299,7 +327,7 @@ describe('npm run undeploy', () => {
   it('never deletes the namespace or the volumes labelled keep, and removes every release\'s Job', () => {
     expect(undeploySteps().map((step) => (step.kind === 'run' ? step.args.join(' ') : step.kind))).toEqual([
       'delete -k knative/ -l knfn.dev/keep!=true --ignore-not-found',
-      'delete job -l app.kubernetes.io/name=migrate -n knfn --ignore-not-found',
+      'delete job -l app.kubernetes.io/name in (migrate,db-roles) -n knfn --ignore-not-found',
     ]);
   });
 });

@@ -24,7 +24,9 @@ import { cluster, functionService, functionsDir, generatedFiles, validateKnative
 import { migrateDir, migrationJobName } from '../scripts/migrate-manifests.ts';
 import { monitoringDir } from '../scripts/observability-manifests.ts';
 import { defaultRelease, imageProblem, parseRelease } from '../scripts/release.ts';
+import { defaultPoolMax } from '../runtime/define-function.ts';
 import { renderKustomization as render } from './support/kustomize.ts';
+import { validateRabbitmqBrokerConfig, validateRabbitmqCluster } from './support/rabbitmq-models.ts';
 import { strictSchemaErrors } from './support/strict-schema.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -77,6 +79,8 @@ const validators: Record<string, (data: unknown) => void> = {
   // The generated SinkBinding schema marks `status` required (its Go field lacks omitempty); the
   // API server fills it in, so an empty one stands in for it here.
   'sources.knative.dev/v1/SinkBinding': (data) => new SinkBinding({ ...(data as SinkBinding), status: {} }).validate(),
+  'rabbitmq.com/v1beta1/RabbitmqCluster': validateRabbitmqCluster,
+  'eventing.knative.dev/v1alpha1/RabbitmqBrokerConfig': validateRabbitmqBrokerConfig,
 };
 
 const rendered = renderKustomization();
@@ -144,6 +148,8 @@ describe('kubectl kustomize knative/', () => {
       'Broker/default',
       'Trigger/message-saved',
       'SinkBinding/save-to-broker',
+      'RabbitmqCluster/rabbitmq',
+      'RabbitmqBrokerConfig/default',
       'CronJob/postgres-backup',
       'NetworkPolicy/postgres-ingress',
       'ConfigMap/gateway',
@@ -265,8 +271,11 @@ describe('kubectl kustomize knative/', () => {
     };
     expect(trigger.spec.filter.attributes).toEqual({ type: 'dev.knfn.message.saved' });
     expect(trigger.spec.subscriber).toMatchObject({ ref: { kind: 'Service', name: 'message-worker' }, uri: '/_events/message' });
-    expect(trigger.spec.delivery).toMatchObject({ retry: 5, backoffPolicy: 'exponential', backoffDelay: 'PT0.5S' });
-    expect(trigger.spec.delivery['deadLetterSink']).toBeDefined();
+    expect(trigger.spec.delivery).toMatchObject({ backoffPolicy: 'exponential' });
+    expect(trigger.spec.delivery['deadLetterSink']).toEqual({
+      ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dead-letters' },
+      uri: '/_events/dead-letter',
+    });
   });
 });
 
@@ -285,18 +294,22 @@ describe.each(allFunctions.map((definition) => [definition.name, definition] as 
     expect(service().spec?.template?.spec?.containerConcurrency).toBeGreaterThanOrEqual(definition.scale.target);
   });
 
-  it('probes /health and /health/ready without a port', () => {
+  it('probes /health and /health/ready without a port, readiness without a period so Knative probes fast at start-up', () => {
     const container = onlyContainer(service());
     expect(container.livenessProbe?.httpGet).toEqual({ path: '/health' });
-    expect(container.readinessProbe?.httpGet).toEqual({ path: '/health/ready' });
+    // periodSeconds (and with it failureThreshold) would turn queue-proxy's start-up probing off.
+    expect(container.readinessProbe).toEqual({ httpGet: { path: '/health/ready' } });
   });
 
-  it('runs its own bundle with FUNCTION set, the database URL from the Secret', () => {
+  it('runs its own bundle with FUNCTION set, its role\'s database URL from the Secret and its pool size', () => {
     const container = onlyContainer(service());
     expect(container.command).toEqual(['node', `dist/functions/${name}/main.js`]);
     const env = new Map((container.env ?? []).map((variable) => [variable.name, variable]));
     expect(env.get('FUNCTION')?.value).toBe(name);
-    expect(env.get('DATABASE_URL')).toEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'knfn-database', key: 'url' } } });
+    // Database work: the app role; statistics only: the role that can write request_stats and nothing else.
+    const key = definition.usesDatabase ? 'app-url' : 'stats-url';
+    expect(env.get('DATABASE_URL')).toEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'knfn-database', key } } });
+    expect(env.get('DATABASE_POOL_MAX')?.value).toBe(String(definition.usesDatabase ? (definition.poolMax ?? defaultPoolMax) : 1));
     expect(env.get('DATABASE_WS_PROXY')?.value).toBe(cluster.wsProxy);
     expect(env.get('MIGRATE_ON_START')?.value).toBe('false');
   });

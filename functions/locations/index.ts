@@ -71,6 +71,8 @@ export default defineFunction({
   name: 'locations',
   description: 'CRUD for named places with an IANA time zone under /api/locations, listed in name order.',
   scale: { min: 0, max: 10, target: 100 },
+  // CRUD: a list page and writes may overlap on one instance.
+  poolMax: 3,
   auth: 'writes',
   app,
 });

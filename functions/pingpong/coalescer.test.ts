@@ -98,6 +98,50 @@ describe('createBatcher', () => {
     expect(counter.batches).toEqual([4, 3]);
   });
 
+  it('rejects a request at its deadline while it waits behind a stuck batch, and reserves no number for it', async () => {
+    const counter = controlledCounter();
+    const take = createBatcher(counter.add, { maxInFlight: 1 });
+    const stuck = take();
+    while (counter.batches.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const deadline = new AbortController();
+    const queued = [take(deadline.signal), take(deadline.signal)];
+    const patient = take();
+    const timedOut = new Error('the database did not answer within 3000 ms');
+    deadline.abort(timedOut);
+    expect(await Promise.allSettled(queued)).toEqual([
+      { status: 'rejected', reason: timedOut },
+      { status: 'rejected', reason: timedOut },
+    ]);
+    await counter.finishNext();
+    await counter.finishNext();
+    expect([await stuck, await patient]).toEqual([1, 2]);
+    // The next statement added 1, not 3: nothing was reserved for the two that gave up.
+    expect(counter.batches).toEqual([1, 1]);
+    await expect(take(deadline.signal)).rejects.toBe(timedOut);
+  });
+
+  it('fails the waiters of a statement that outlives their deadline, and never hands out its numbers when it commits late', async () => {
+    const counter = controlledCounter();
+    const take = createBatcher(counter.add);
+    const deadline = new AbortController();
+    const late = [take(deadline.signal), take(deadline.signal)];
+    while (counter.batches.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const timedOut = new Error('the database did not answer within 3000 ms');
+    deadline.abort(timedOut);
+    expect((await Promise.allSettled(late)).map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+    const next = take();
+    while (counter.batches.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    // The stuck statement commits after all: it holds 1..2, which nobody may get now.
+    await counter.finishNext();
+    await counter.finishNext();
+    expect(await next).toBe(3);
+    expect(await Promise.allSettled(late)).toEqual([
+      { status: 'rejected', reason: timedOut },
+      { status: 'rejected', reason: timedOut },
+    ]);
+    expect(counter.total()).toBe(3);
+  });
+
   it('treats a synchronous throw or a nonsensical total as a failed batch', async () => {
     const boom = new Error('boom');
     const throwing = createBatcher(() => {

@@ -1,8 +1,11 @@
 /** Adds `k` to a counter in one committed statement and resolves with the new total. */
 export type AddToCounter = (k: number) => Promise<number>;
 
-/** Hands out the next number; resolves only once the statement that reserved it has committed. */
-export type TakeNumber = () => Promise<number>;
+/**
+ * Hands out the next number; resolves only once the statement that reserved it has committed.
+ * Rejects with `signal.reason` once `signal` aborts (the request's deadline) if it has no number yet.
+ */
+export type TakeNumber = (signal?: AbortSignal) => Promise<number>;
 
 interface Waiter {
   resolve(value: number): void;
@@ -29,6 +32,13 @@ export interface BatcherOptions {
  * Requests arriving while every slot is busy wait for the next batch, which is what makes batches
  * grow with load. A failed statement rejects every waiter of its batch with its error and hands
  * out no numbers; the next batch is tried afresh.
+ *
+ * A waiter whose signal aborts (its request's deadline: a silent database, a stuck batch ahead of
+ * it) is rejected at once. Still queued, it leaves the queue and no number is reserved for it. In a
+ * batch already sent, its number is lost: the statement may commit after the request was answered
+ * 503, and that number then goes to nobody. The counter skips it, which a reply lost on the
+ * network does too; what can never happen is a number handed out twice, or handed out without its
+ * statement having committed, because each batch is numbered by its own statement's total.
  */
 export function createBatcher(add: AddToCounter, { maxBatch = 1000, maxInFlight = 2 }: BatcherOptions = {}): TakeNumber {
   let queue: Waiter[] = [];
@@ -60,9 +70,26 @@ export function createBatcher(add: AddToCounter, { maxBatch = 1000, maxInFlight 
     while (inFlight < maxInFlight && queue.length > 0) startBatch();
   };
 
-  return function takeNumber() {
+  return function takeNumber(signal) {
     return new Promise<number>((resolve, reject) => {
-      queue.push({ resolve, reject });
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = () => {
+        const at = queue.indexOf(waiter);
+        if (at >= 0) queue.splice(at, 1);
+        reject(signal?.reason);
+      };
+      const waiter: Waiter = {
+        resolve: (value) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        reject: (reason) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(reason);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      queue.push(waiter);
       // With a free slot, wait for the rest of this event-loop turn: requests parsed from the
       // same read of the sockets then share one statement instead of the first one going alone.
       if (inFlight < maxInFlight && !scheduled) {

@@ -14,16 +14,16 @@ const batchers = new WeakMap<Database, TakeNumber>();
  * Increments the counter and returns this request's number, committed before it returns.
  * Concurrent callers in this process share one upsert (see createBatcher); across processes the
  * row lock serialises the upserts, so numbers are unique and gap-free everywhere, and no seed row
- * is needed.
+ * is needed. Rejects with `deadline.reason` once `deadline` aborts before the number is committed.
  */
-export function nextPong(db: Database): Promise<number> {
+export function nextPong(db: Database, deadline?: AbortSignal): Promise<number> {
   let take = batchers.get(db);
   if (!take) {
     const add = addToCounter(db);
     take = createBatcher(add);
     batchers.set(db, take);
   }
-  return take();
+  return take(deadline);
 }
 
 /**

@@ -5,7 +5,9 @@ import { defineFunction, runtimeBindings } from '../../runtime/define-function.t
 import type { AppEnv } from '../../runtime/define-function.ts';
 import { ApiError } from '../../runtime/errors.ts';
 import { parseInput, readJsonBody } from '../../runtime/validate.ts';
+import { idempotencyKeyHeader, messageIdForKey, readIdempotencyKey } from './idempotency.ts';
 import { messageSchema } from './message.ts';
+import type { Message } from './message.ts';
 import { publishMessage } from './publish.ts';
 
 const formTypes = /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i;
@@ -18,20 +20,29 @@ async function readFormBody(c: Context<AppEnv>): Promise<unknown> {
   }
 }
 
-function sinkOf(c: Context<AppEnv>): string | undefined {
-  return runtimeBindings(c).sink;
+/**
+ * Publishes under the client's Idempotency-Key when it sent one: the same key is the same event
+ * id, so a retry after any answer (a 503 included) stores the message once. The key is checked
+ * before the body so a bad key is refused whatever the body holds.
+ */
+function publish(c: Context<AppEnv>, key: string | undefined, message: Message): Promise<string> {
+  return publishMessage(runtimeBindings(c).sink, message, key === undefined ? undefined : messageIdForKey(key));
 }
+
+const keyOf = (c: Context<AppEnv>) => readIdempotencyKey(c.req.header(idempotencyKeyHeader));
 
 const app = new Hono<AppEnv>()
   .get('/save', async (c) => {
+    const key = keyOf(c);
     const message = parseInput(messageSchema, c.req.query(), 'query');
-    return c.json({ id: await publishMessage(sinkOf(c), message) }, 202);
+    return c.json({ id: await publish(c, key, message) }, 202);
   })
   .post('/save', async (c) => {
+    const key = keyOf(c);
     const isForm = formTypes.test(c.req.header('content-type') ?? '');
     const body = isForm ? await readFormBody(c) : await readJsonBody(c);
     const message = parseInput(messageSchema, body, 'body');
-    const id = await publishMessage(sinkOf(c), message);
+    const id = await publish(c, key, message);
     // A browser's form post lands on the board, where the message shows once the worker stored it.
     const wantsPage = isForm && accepts(c, { header: 'Accept', supports: ['application/json', 'text/html'], default: 'application/json' }) === 'text/html';
     if (wantsPage) return c.redirect(`/view?template=${message.template}`, 303);
@@ -40,7 +51,7 @@ const app = new Hono<AppEnv>()
 
 export default defineFunction({
   name: 'save',
-  description: 'GET/POST /save validates a message and publishes it as a CloudEvent to K_SINK; 202 {id} once accepted.',
+  description: 'GET/POST /save validates a message and publishes it as a CloudEvent to K_SINK; 202 {id} once accepted; an Idempotency-Key makes retries store it once.',
   scale: { min: 0, max: 10, target: 100 },
   auth: 'all',
   // An empty message is refused (400) after the body is parsed and validated: nothing is published.

@@ -8,11 +8,13 @@ const sinkTimeoutMs = 3000;
 
 /**
  * Publishes the message as a binary-mode CloudEvent and resolves with its id once the sink has
- * accepted it (2xx); anything else is a 503 so the client knows nothing was saved.
+ * accepted it (2xx). Anything else is a 503, which does not mean "not saved": the sink may have
+ * taken the event and its answer been lost. `id` (derived from the client's Idempotency-Key) makes
+ * the client's retry the same event, which the worker stores once.
  */
-export async function publishMessage(sink: string | undefined, message: Message): Promise<string> {
+export async function publishMessage(sink: string | undefined, message: Message, id?: string): Promise<string> {
   if (!sink) throw unavailable('no event sink is configured (K_SINK)');
-  const event = new CloudEvent({ type: messageSavedType, source: '/save', data: message });
+  const event = new CloudEvent({ type: messageSavedType, source: '/save', data: message, ...(id === undefined ? {} : { id }) });
   const { headers, body } = HTTP.binary(event);
   let response: Response;
   try {

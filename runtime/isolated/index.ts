@@ -18,6 +18,8 @@ import { createInstance } from './instance.ts';
 import type { Instance } from './instance.ts';
 import { startPublicGateway } from './public-gateway.ts';
 import { closeServer, listen } from './listen.ts';
+import { localBrokerQueue, startLocalBroker } from '../local-broker/index.ts';
+import type { LocalBroker } from '../local-broker/index.ts';
 
 export interface IsolatedRunner {
   readonly url: string;
@@ -91,7 +93,21 @@ export async function startIsolated(
     }),
   );
   const addresses = new Map(activators.map(({ name, address }) => [name, address]));
-  local = localCluster(manifests.cluster, functions, addresses, config.database.url, wsProxy, config.sink);
+  // The Broker and Trigger of the cluster: save's K_SINK is a durable local broker delivering to
+  // the worker's cluster-local address, so an accepted save survives a database outage and a
+  // restart here too (npm start runs the same one).
+  const workerAddress = addresses.get('message-worker');
+  const deadLettersAddress = addresses.get('dead-letters');
+  let broker: LocalBroker | undefined;
+  if (config.sink === undefined && workerAddress !== undefined) {
+    broker = await startLocalBroker({
+      queue: localBrokerQueue(config),
+      subscriber: `http://${workerAddress}/_events/message`,
+      deadLetterSink: deadLettersAddress === undefined ? undefined : `http://${deadLettersAddress}/_events/dead-letter`,
+      log,
+    });
+  }
+  local = localCluster(manifests.cluster, functions, addresses, config.database.url, wsProxy, config.sink ?? broker?.url);
 
   const gateway = await startPublicGateway({
     mode: isolated.gateway,
@@ -117,6 +133,8 @@ export async function startIsolated(
       log.info('shutting down: stopping every function process');
       const gatewayStopped = gateway.stop();
       await Promise.all([...instances.values()].map((instance) => instance.close()));
+      // Undelivered events stay in the queue for the next start.
+      await broker?.close();
       await Promise.all([gatewayStopped, ...activators.map(({ server }) => closeServer(server))]);
       await bridge?.close();
       log.info('stopped', { forced: false });
@@ -134,10 +152,15 @@ function clusterHostOf(cluster: { namespace: string }, name: string): string {
 /**
  * Local stand-ins for what the containers' environment names: each function's cluster-local host
  * (its activator), the wsproxy (the bridge), the database Secret, and the Broker that the
- * SinkBinding gives `save` (here the message worker itself, at its Trigger's path).
+ * SinkBinding gives `save` (the local broker; without one, the message worker at its Trigger's path).
  */
 function localCluster(
-  cluster: { namespace: string; wsProxy: string; databaseSecret: { name: string; urlKey: string } },
+  cluster: {
+    namespace: string;
+    wsProxy: string;
+    databaseSecret: { name: string };
+    databaseRoles: Readonly<Record<string, { urlKey: string | undefined }>>;
+  },
   functions: readonly FunctionDefinition[],
   addresses: ReadonlyMap<string, string>,
   databaseUrl: string,
@@ -153,7 +176,12 @@ function localCluster(
   const saveSink = sink ?? localSink;
   return {
     hosts,
-    secrets: { [cluster.databaseSecret.name]: { [cluster.databaseSecret.urlKey]: databaseUrl } },
+    // Locally every role's connection string is the one database URL: the roles are the cluster's.
+    secrets: {
+      [cluster.databaseSecret.name]: Object.fromEntries(
+        Object.values(cluster.databaseRoles).flatMap(({ urlKey }) => (urlKey === undefined ? [] : [[urlKey, databaseUrl]])),
+      ),
+    },
     sinks: saveSink === undefined ? {} : { save: saveSink },
   };
 }

@@ -32,12 +32,16 @@ export function postgresDatabase(url: string): DatabaseConfig {
   };
 }
 
-/** The runtime around the given functions, migrated, for `app.request()` tests. */
+/**
+ * The runtime around the given functions, migrated, for `app.request()` tests. A postgres config
+ * with `migrateOnStart: false` skips the migration: a database migrated by another role, opened as
+ * a role that may not run DDL.
+ */
 export async function buildTestApp(functions: FunctionDefinition[], config: DatabaseConfig = memoryDatabase): Promise<TestApp> {
   const log = createLogger({ level: 'silent' });
   const metrics = createMetrics();
   const database = await openDatabase(config, log, metrics);
-  await database.migrate('migrations');
+  if (config.migrateOnStart) await database.migrate('migrations');
   metrics.watchPool(database.poolStats);
   const app = createServerApp({ functions, database, log, metrics, readiness: createReadiness(database, 1000) });
   return { app, database, metrics, close: () => database.close() };

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface SpawnedProcess {
   readonly child: ChildProcess;
@@ -23,9 +26,14 @@ export function spawnEntry(entry: string, env: Record<string, string>): SpawnedP
   return { child, output: () => output, exited };
 }
 
-/** Starts the server entry and resolves with its base URL once it logs that it is listening. */
+/**
+ * Starts the server entry and resolves with its base URL once it logs that it is listening. Its
+ * DATA_DIR (the local broker's journal, PGlite) is a fresh directory unless `env` names one: a
+ * test never shares queued events with another test or a dev run.
+ */
 export async function spawnServer(env: Record<string, string>, timeoutMs = 20_000): Promise<SpawnedProcess & { url: string }> {
-  const spawned = spawnEntry('runtime/main.ts', { PORT: '0', HOST: '127.0.0.1', ...env });
+  const dataDir = env['DATA_DIR'] ?? mkdtempSync(join(tmpdir(), 'knfn-data-'));
+  const spawned = spawnEntry('runtime/main.ts', { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...env });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${spawned.output()}`)), timeoutMs);
     const onData = () => {

@@ -31,6 +31,9 @@ const models: Record<string, { module: string; type: string }> = {
   // No models package covers Flagger: our own interfaces, the ones the generator is typed by.
   'flagger.app/v1beta1/Canary': { module: '../../scripts/flagger.ts', type: 'ICanary' },
   'flagger.app/v1beta1/MetricTemplate': { module: '../../scripts/flagger.ts', type: 'IMetricTemplate' },
+  // Nor the RabbitMQ operator's and eventing-rabbitmq's kinds (knative/500-eventing.yaml).
+  'rabbitmq.com/v1beta1/RabbitmqCluster': { module: './rabbitmq-models.ts', type: 'IRabbitmqCluster' },
+  'eventing.knative.dev/v1alpha1/RabbitmqBrokerConfig': { module: './rabbitmq-models.ts', type: 'IRabbitmqBrokerConfig' },
 };
 
 interface KubeObject {
