@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Creates the `test` database on the server when it is missing (never skips a database test).
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });

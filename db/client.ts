@@ -1,15 +1,15 @@
-import type { DatabaseConfig } from '../runtime/config.ts';
-import type { Logger } from '../runtime/logger.ts';
 import type { DatabaseHandle, QueryObserver } from './database.ts';
+import type { DatabaseLog, DatabaseSettings } from './settings.ts';
 
 export type { Database, DatabaseHandle, PoolStats, QueryObserver } from './database.ts';
+export type { DatabaseLog, DatabaseSettings, PgliteSettings, PostgresSettings } from './settings.ts';
 
 const ignoreQueries: QueryObserver = { queryFinished: () => {} };
 
 /** Opens the configured database: PostgreSQL over the Neon driver, or the embedded PGlite. */
 export async function openDatabase(
-  config: DatabaseConfig,
-  log: Logger,
+  config: DatabaseSettings,
+  log: DatabaseLog,
   observer: QueryObserver = ignoreQueries,
 ): Promise<DatabaseHandle> {
   if (config.kind === 'pglite') {

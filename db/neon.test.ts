@@ -1,19 +1,18 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DatabaseConfig } from '../runtime/config.ts';
-import { createLogger } from '../runtime/logger.ts';
 import { adminUrl } from '../test/support/postgres.ts';
 import { startDatabaseProxy } from '../test/support/tcp-proxy.ts';
 import type { DatabaseHandle } from './database.ts';
 import { isDatabaseUnavailable } from './errors.ts';
 import { openNeon } from './neon.ts';
+import type { DatabaseLog, PostgresSettings } from './settings.ts';
 import { startWsBridge } from './ws-bridge.ts';
 import type { WsBridge } from './ws-bridge.ts';
 
-const log = createLogger({ level: 'silent' });
+const log: DatabaseLog = { debug: () => {}, warn: () => {}, error: () => {} };
 const ignoreQueries = { queryFinished: () => {} };
 
-function postgresConfig(url: string, wsProxy: string | undefined): Extract<DatabaseConfig, { kind: 'postgres' }> {
+function postgresConfig(url: string, wsProxy: string | undefined): PostgresSettings {
   return {
     kind: 'postgres',
     url,
@@ -22,8 +21,6 @@ function postgresConfig(url: string, wsProxy: string | undefined): Extract<Datab
     poolMax: 4,
     connectTimeoutMs: 2000,
     queryTimeoutMs: 5000,
-    readyTimeoutMs: 1000,
-    migrateOnStart: false,
   };
 }
 

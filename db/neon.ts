@@ -2,15 +2,12 @@ import { Pool, neonConfig } from '@neondatabase/serverless';
 import type { PoolClient } from '@neondatabase/serverless';
 import { drizzle } from 'drizzle-orm/neon-serverless';
 import { migrate } from 'drizzle-orm/neon-serverless/migrator';
-import type { DatabaseConfig } from '../runtime/config.ts';
-import type { Logger } from '../runtime/logger.ts';
 import { DatabaseUnavailableError } from './errors.ts';
 import { migrationsTable, withDeadline } from './database.ts';
 import type { Database, DatabaseHandle, QueryObserver } from './database.ts';
 import * as schema from './schema.ts';
+import type { DatabaseLog, PostgresSettings } from './settings.ts';
 import { DirectSocket, directProxy } from './direct-socket.ts';
-
-type PostgresConfig = Extract<DatabaseConfig, { kind: 'postgres' }>;
 
 /** Any constant works as long as every process of the project uses the same one. */
 const migrationLockKey = 7_240_315_001;
@@ -21,8 +18,8 @@ const migrationLockKey = 7_240_315_001;
  * The pool connects lazily, so opening costs no round trip and cold starts stay short.
  */
 export async function openNeon(
-  config: PostgresConfig,
-  log: Logger,
+  config: PostgresSettings,
+  log: DatabaseLog,
   observer: QueryObserver,
 ): Promise<DatabaseHandle> {
   await configureDriver(config);
@@ -88,7 +85,7 @@ export function isNeonHost(databaseUrl: string): boolean {
  * (a *.neon.tech host), or, with neither, plain TCP to DATABASE_URL's server (local runs, tests,
  * the bench; see DirectSocket). The settings are module-global in the driver, hence one place.
  */
-export async function configureDriver(config: Pick<PostgresConfig, 'url' | 'wsProxy' | 'wsSecure'>): Promise<void> {
+export async function configureDriver(config: Pick<PostgresSettings, 'url' | 'wsProxy' | 'wsSecure'>): Promise<void> {
   type WebSocketConstructor = typeof neonConfig.webSocketConstructor;
   // ws and the coalescing client are imported only when a WebSocket is used: a function talking
   // plain TCP (DirectSocket) then does not parse them on its cold start.

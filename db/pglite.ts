@@ -1,17 +1,16 @@
 import { mkdir } from 'node:fs/promises';
-import type { DatabaseConfig } from '../runtime/config.ts';
 import { migrationsTable } from './database.ts';
+import { lockPglite } from './pglite-lock.ts';
 import type { Database, DatabaseHandle, QueryObserver } from './database.ts';
 import * as schema from './schema.ts';
-
-type PgliteConfig = Extract<DatabaseConfig, { kind: 'pglite' }>;
+import type { PgliteSettings } from './settings.ts';
 
 /**
  * The embedded PostgreSQL (PGlite, WebAssembly) used when no DATABASE_URL is set, persisted under
  * DATA_DIR so the counter survives a restart. Imported lazily: the wasm module is large and a
  * container talking to a real server must not pay for it at start-up.
  */
-export async function openPglite(config: PgliteConfig, observer: QueryObserver): Promise<DatabaseHandle> {
+export async function openPglite(config: PgliteSettings, observer: QueryObserver): Promise<DatabaseHandle> {
   const [{ PGlite }, { drizzle }, { migrate }] = await Promise.all([
     import('@electric-sql/pglite'),
     import('drizzle-orm/pglite'),
@@ -19,7 +18,14 @@ export async function openPglite(config: PgliteConfig, observer: QueryObserver):
   ]);
   const inMemory = config.dataDir.startsWith('memory://');
   if (!inMemory) await mkdir(config.dataDir, { recursive: true });
-  const client = await PGlite.create(inMemory ? undefined : config.dataDir);
+  const lock = inMemory ? undefined : lockPglite(config.dataDir);
+  let client: Awaited<ReturnType<typeof PGlite.create>>;
+  try {
+    client = await PGlite.create(inMemory ? undefined : config.dataDir);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
 
   const originalQuery = client.query.bind(client);
   client.query = (async (...args: Parameters<typeof originalQuery>) => {
@@ -46,6 +52,9 @@ export async function openPglite(config: PgliteConfig, observer: QueryObserver):
       await migrate(drizzle({ client, schema }), { migrationsFolder, ...migrationsTable });
     },
     poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
-    close: () => client.close(),
+    close: async () => {
+      await client.close();
+      lock?.release();
+    },
   };
 }

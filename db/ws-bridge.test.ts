@@ -1,7 +1,6 @@
 import { Client, neonConfig } from '@neondatabase/serverless';
 import ws from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../runtime/logger.ts';
 import { adminUrl } from '../test/support/postgres.ts';
 import { startWsBridge } from './ws-bridge.ts';
 import type { WsBridge } from './ws-bridge.ts';
@@ -12,7 +11,7 @@ describe('WebSocket bridge to PostgreSQL', () => {
   beforeAll(async () => {
     bridge = await startWsBridge({
       target: { host: target.hostname, port: Number(target.port || 5432) },
-      log: createLogger({ level: 'silent' }),
+      log: { debug: () => {}, warn: () => {}, error: () => {} },
     });
     neonConfig.webSocketConstructor = ws;
     neonConfig.useSecureWebSocket = false;

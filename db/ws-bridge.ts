@@ -2,12 +2,12 @@ import { createConnection } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { Logger } from '../runtime/logger.ts';
+import type { DatabaseLog } from './settings.ts';
 
 export interface WsBridgeOptions {
   /** The only TCP endpoint the bridge will open: the PostgreSQL server from DATABASE_URL. */
   target: { host: string; port: number };
-  log: Logger;
+  log: DatabaseLog;
   /** 0 picks a free port. */
   port?: number;
 }

@@ -49,6 +49,7 @@ describe('optional bearer-JWT authentication', () => {
       audience: 'knfn',
       algorithms: ['RS256'],
       keysTtlMs: 60_000,
+      allowNoExp: false,
     };
   });
   afterAll(() => issuer.close());
@@ -80,7 +81,32 @@ describe('optional bearer-JWT authentication', () => {
     for (const candidate of bad) {
       const response = await app.request('/notes', { method: 'POST', headers: { Authorization: `Bearer ${candidate}` } });
       expect(response.status, candidate).toBe(401);
+      expect(response.headers.get('WWW-Authenticate'), candidate).toMatch(/^Bearer error="invalid_token"/);
+      expect(await response.json(), candidate).toMatchObject({ error: { code: 'invalid_token' } });
     }
+  });
+
+  it('answers a missing token 401 with WWW-Authenticate: Bearer, without fetching keys even while the issuer is down', async () => {
+    for (const app of [appWith(config), appWith({ ...config, jwksUrl: 'http://127.0.0.1:1/jwks.json' })]) {
+      const before = jwksRequests;
+      for (const headers of [{}, { Authorization: 'Basic dXNlcjpwYXNz' }, { Authorization: 'Bearer' }]) {
+        const response = await app.request('/notes', { method: 'POST', headers });
+        expect(response.status, JSON.stringify(headers)).toBe(401);
+        expect(response.headers.get('WWW-Authenticate')).toBe('Bearer');
+        expect(await response.json()).toMatchObject({ error: { code: 'unauthorized' } });
+      }
+      expect(jwksRequests).toBe(before);
+    }
+  });
+
+  it('refuses a token without exp, which would never expire, unless AUTH_ALLOW_NO_EXP is set', async () => {
+    const { exp: _, ...claims } = { sub: 'user-1', iss: 'https://issuer.example', aud: 'knfn', exp: 0 };
+    const forever = await sign(claims, issuerKey.privateJwk, 'RS256');
+    const headers = { Authorization: `Bearer ${forever}` };
+    const refused = await appWith(config).request('/notes', { method: 'POST', headers });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('WWW-Authenticate')).toBe('Bearer error="invalid_token", error_description="the token has no expiry (exp)"');
+    expect((await appWith({ ...config, allowNoExp: true }).request('/notes', { method: 'POST', headers })).status).toBe(201);
   });
 
   it('fetches the JWKS once while its keys are fresh', async () => {

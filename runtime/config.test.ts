@@ -21,6 +21,14 @@ describe('loadConfig', () => {
     expect(config.database).toEqual({ kind: 'pglite', dataDir: '.data/pglite', migrateOnStart: true });
   });
 
+  it('logs readable lines to a terminal and JSON elsewhere, unless LOG_FORMAT says which', () => {
+    expect(loadConfig({}, true).logFormat).toBe('pretty');
+    expect(loadConfig({}, false).logFormat).toBe('json');
+    expect(loadConfig({ LOG_FORMAT: 'json' }, true).logFormat).toBe('json');
+    expect(loadConfig({ LOG_FORMAT: 'pretty' }, false).logFormat).toBe('pretty');
+    expect(configError({ LOG_FORMAT: 'text' }).issues).toEqual([expect.stringMatching(/^LOG_FORMAT: /)]);
+  });
+
   it('switches to PostgreSQL when DATABASE_URL is set and migrates only in the local runner', () => {
     const local = loadConfig({ DATABASE_URL: 'postgres://u@127.0.0.1:5432/db' });
     expect(local.database).toMatchObject({ kind: 'postgres', wsProxy: undefined, migrateOnStart: true, poolMax: 10 });

@@ -1,3 +1,4 @@
+import type { PgliteSettings, PostgresSettings } from '../db/settings.ts';
 import type { AuthConfig } from './auth.ts';
 // zod/mini with English messages (see runtime/zod.ts): this schema is on every cold start.
 import * as z from './zod.ts';
@@ -53,6 +54,7 @@ const envSchema = z.object({
   DATA_DIR: z._default(nonEmpty(), '.data'),
   MIGRATIONS_DIR: z._default(nonEmpty(), 'migrations'),
   LOG_LEVEL: z._default(z.enum(logLevels), 'info'),
+  LOG_FORMAT: z._default(z.enum(['auto', 'pretty', 'json']), 'auto'),
   SHUTDOWN_TIMEOUT_MS: z._default(positiveInt(600_000), 10_000),
   STATS_ENABLED: z._default(booleanFromEnv, true),
   STATS_FLUSH_INTERVAL_MS: z._default(positiveInt(3_600_000), 10_000),
@@ -68,6 +70,7 @@ const envSchema = z.object({
     ['RS256', 'ES256'],
   ),
   AUTH_KEYS_TTL_MS: z._default(positiveInt(86_400_000), 300_000),
+  AUTH_ALLOW_NO_EXP: z._default(booleanFromEnv, false),
   REQUEST_TIMEOUT_MS: z._default(positiveInt(3_600_000), 30_000),
   MAX_BODY_BYTES: z._default(positiveInt(100 * 1024 * 1024), 1024 * 1024),
   PINGS_URL: z.optional(httpUrl('must be an http:// or https:// URL')),
@@ -90,6 +93,8 @@ export interface Config {
   dataDir: string;
   migrationsDir: string;
   logLevel: LogLevel;
+  /** `pretty`: one readable line per entry (a terminal); `json`: one object per line (containers, pipes). */
+  logFormat: 'pretty' | 'json';
   shutdownTimeoutMs: number;
   /** Per-endpoint request statistics flushed to `request_stats`; off to measure their cost. */
   stats: { enabled: boolean; flushIntervalMs: number };
@@ -118,20 +123,10 @@ export interface Config {
   isolated: { idleMs: number; startTimeoutMs: number; gateway: 'auto' | 'nginx' | 'node' };
 }
 
+/** db/'s own settings, plus what the runtime decides around them (migrating, readiness). */
 export type DatabaseConfig =
-  | { kind: 'pglite'; dataDir: string; migrateOnStart: true }
-  | {
-      kind: 'postgres';
-      url: string;
-      /** wsproxy address without protocol (e.g. `wsproxy.knfn:80/v1`); undefined starts a local bridge. */
-      wsProxy: string | undefined;
-      wsSecure: boolean;
-      poolMax: number;
-      connectTimeoutMs: number;
-      queryTimeoutMs: number;
-      readyTimeoutMs: number;
-      migrateOnStart: boolean;
-    };
+  | (PgliteSettings & { migrateOnStart: true })
+  | (PostgresSettings & { readyTimeoutMs: number; migrateOnStart: boolean });
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {
@@ -141,17 +136,20 @@ export class ConfigError extends Error {
 }
 
 /** Reads and validates the process environment once, at start-up. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  stdoutIsTerminal = process.stdout.isTTY === true,
+): Config {
   const parsed = envSchema.safeParse(stripEmpty(env));
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`),
     );
   }
-  return toConfig(parsed.data);
+  return toConfig(parsed.data, stdoutIsTerminal);
 }
 
-function toConfig(env: Env): Config {
+function toConfig(env: Env, stdoutIsTerminal: boolean): Config {
   const functions = env.FUNCTION ? env.FUNCTION.split(',') : [];
   // The local runner (all functions) owns its database; a single-function container leaves
   // migrations to the migration Job so cold starts stay short.
@@ -177,6 +175,7 @@ function toConfig(env: Env): Config {
     dataDir: env.DATA_DIR,
     migrationsDir: env.MIGRATIONS_DIR,
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT === 'auto' ? (stdoutIsTerminal ? 'pretty' : 'json') : env.LOG_FORMAT,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     stats: { enabled: env.STATS_ENABLED, flushIntervalMs: env.STATS_FLUSH_INTERVAL_MS },
     sink: env.K_SINK,
@@ -192,6 +191,7 @@ function toConfig(env: Env): Config {
           audience: env.AUTH_AUDIENCE,
           algorithms: env.AUTH_ALGORITHMS,
           keysTtlMs: env.AUTH_KEYS_TTL_MS,
+          allowNoExp: env.AUTH_ALLOW_NO_EXP,
         }
       : undefined,
     service: { name: env.K_SERVICE, revision: env.K_REVISION },

@@ -65,4 +65,32 @@ describe('defineFunction', () => {
     const second = defineFunction({ name: 'second', description: 'b', scale, app: new Hono<AppEnv>().post('/same', (c) => c.text('b')) });
     expect(() => assertDistinctRoutes([first, second])).toThrow('functions "first" and "second" both declare the route /same');
   });
+
+  it('scales to zero, at most 10 instances aiming at 100 requests each, unless declared', () => {
+    const app = new Hono<AppEnv>().get('/s', (c) => c.text('s'));
+    expect(defineFunction({ name: 'plain', description: 'p', app }).scale).toEqual({ min: 0, max: 10, target: 100 });
+    expect(defineFunction({ name: 'capped', description: 'c', scale: { max: 3 }, app }).scale).toEqual({ min: 0, max: 3, target: 100 });
+    expect(() => defineFunction({ name: 'bad', description: 'b', scale: { min: 5, max: 2 }, app })).toThrow('function "bad" has an invalid scale (min 5, max 2, target 100)');
+  });
+
+  it('takes docs that cover every method and path of the app, and refuses others', () => {
+    const app = new Hono<AppEnv>()
+      .get('/api/items', (c) => c.text('list'))
+      .get('/api/items/:id', (c) => c.text('item'))
+      .delete('/api/items/:id', (c) => c.body(null, 204));
+    const docs = [
+      { route: 'GET /api/items?limit=', answer: 'a page' },
+      { route: 'GET DELETE /api/items/:id', answer: 'the item / 204' },
+    ];
+    expect(defineFunction({ name: 'items', description: 'i', docs, app }).docs).toEqual(docs);
+    expect(() => defineFunction({ name: 'items', description: 'i', docs: [{ route: 'GET /api/items', answer: 'a page' }], app })).toThrow(
+      'function "items" has docs without GET /api/items/:id, DELETE /api/items/:id: document every route, or none',
+    );
+    expect(() => defineFunction({ name: 'items', description: 'i', docs: [...docs, { route: 'POST /api/items', answer: 'x' }], app })).toThrow(
+      'function "items" documents POST /api/items, which its app does not handle',
+    );
+    expect(() => defineFunction({ name: 'items', description: 'i', docs: [{ route: '/api/items', answer: 'x' }], app })).toThrow(
+      /documents the route "\/api\/items": write the methods, then the path/,
+    );
+  });
 });

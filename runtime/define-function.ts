@@ -62,6 +62,21 @@ export interface FunctionProbe {
   body?: string;
 }
 
+/**
+ * One row of the README's endpoint table (`npm run manifests` writes it): the app's handlers it
+ * describes and what they answer. Checked against the app, so the table cannot name a route the
+ * function lacks or leave one out.
+ */
+export interface RouteDoc {
+  /**
+   * Methods and a path of the app's handlers, then an optional query to show (from `?` or `[`):
+   * `GET /api/items?limit=&cursor=`, `GET PUT DELETE /api/items/:id`.
+   */
+  route: string;
+  /** What the call answers, as Markdown on one line. */
+  answer: string;
+}
+
 export interface FunctionDefinition {
   /** kebab-case; the Knative Service name, the bundle name and the `FUNCTION` value. */
   name: string;
@@ -99,15 +114,27 @@ export interface FunctionDefinition {
    * OPTIONS), `all`, or `none`.
    */
   auth: 'none' | 'writes' | 'all';
+  /**
+   * The README's endpoint rows, together covering every method and path of the app. None declared:
+   * one row per path, its methods read off the app, answering the description.
+   */
+  docs: readonly RouteDoc[];
   app: FunctionApp;
 }
 
-export type FunctionDeclaration = Omit<FunctionDefinition, 'routes' | 'internal' | 'probe' | 'usesDatabase' | 'auth'> & {
+/** What a function's `index.ts` writes: a name, a description and an app; the rest has defaults. */
+export type FunctionDeclaration = Omit<FunctionDefinition, 'routes' | 'internal' | 'probe' | 'usesDatabase' | 'auth' | 'scale' | 'docs'> & {
+  /** Merged over `defaultScale`: `{ max: 3 }` is enough to cap a function. */
+  scale?: Partial<FunctionScale>;
   internal?: boolean;
   probe?: FunctionProbe;
   usesDatabase?: boolean;
   auth?: FunctionDefinition['auth'];
+  docs?: readonly RouteDoc[];
 };
+
+/** Scales to zero, at most 10 instances, each aiming at 100 concurrent requests. */
+export const defaultScale: FunctionScale = { min: 0, max: 10, target: 100 };
 
 /**
  * A database function's pool when it declares none: one statement in flight, and one more so a
@@ -120,43 +147,88 @@ export function poolMaxOf(definition: Pick<FunctionDefinition, 'usesDatabase' | 
   return definition.usesDatabase ? (definition.poolMax ?? defaultPoolMax) : 1;
 }
 
-const namePattern = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
+/** kebab-case, 2-40 characters: a Knative Service name with room for its revision suffix. */
+export const functionNamePattern = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
 
 /**
- * Declares a function once; the local runner, the per-function entry and the Knative manifests are
- * all derived from this value.
+ * Declares a function once, as the default export of `functions/<name>/index.ts` (found there by
+ * functions/index.ts); the local runner, its bundle, the Knative manifests, the gateway's routes
+ * and the README's endpoint rows are all derived from this value.
  *
  * @example
  * export default defineFunction({
  *   name: 'pingpong',
  *   description: 'Answers pong N with a committed counter',
- *   scale: { min: 0, max: 10, target: 100 },
  *   app: new Hono<AppEnv>().get('/pingpong', (c) => c.text('pong 1')),
  * });
  */
 export function defineFunction(declaration: FunctionDeclaration): FunctionDefinition {
-  if (!namePattern.test(declaration.name)) {
+  if (!functionNamePattern.test(declaration.name)) {
     throw new Error(`function name "${declaration.name}" must be kebab-case, 2-40 characters (a Knative Service name)`);
   }
   const routes = appRoutes(declaration.app);
   if (routes.length === 0) {
     throw new Error(`function "${declaration.name}" has no routes: give its app a handler, e.g. app.get('/${declaration.name}', ...)`);
   }
-  const { min, max, target } = declaration.scale;
+  const scale: FunctionScale = { ...defaultScale, ...declaration.scale };
+  const { min, max, target } = scale;
   if (min < 0 || max < Math.max(1, min) || target < 1) {
     throw new Error(`function "${declaration.name}" has an invalid scale (min ${min}, max ${max}, target ${target})`);
   }
   if (declaration.poolMax !== undefined && (!Number.isInteger(declaration.poolMax) || declaration.poolMax < 1 || declaration.usesDatabase === false)) {
     throw new Error(`function "${declaration.name}" has an invalid poolMax ${declaration.poolMax} (a positive integer, and only with database work)`);
   }
+  const docs = declaration.docs ?? [];
+  checkDocs(declaration.name, declaration.app, docs);
   return {
     ...declaration,
     routes,
+    scale,
     internal: declaration.internal ?? false,
     probe: declaration.probe ?? defaultProbe(declaration.app),
     usesDatabase: declaration.usesDatabase ?? true,
     auth: declaration.auth ?? 'none',
+    docs,
   };
+}
+
+/** The methods and path a `RouteDoc.route` names, and the query it shows. */
+export function parseDocRoute(route: string): { methods: string[]; path: string; query: string } | undefined {
+  const match = /^((?:[A-Z]+ )+)(\/[^?[\s]*)([?[].*)?$/.exec(route);
+  if (match === null) return undefined;
+  return { methods: (match[1] ?? '').trim().split(' '), path: match[2] ?? '', query: match[3] ?? '' };
+}
+
+/** Each method of the app's handlers, by path, in registration order (`use()` and `all()` left out). */
+export function appMethods(app: FunctionApp): Map<string, string[]> {
+  const byPath = new Map<string, string[]>();
+  for (const { method, path } of app.routes) {
+    if (method === METHOD_NAME_ALL) continue;
+    const methods = byPath.get(path) ?? [];
+    if (!methods.includes(method)) methods.push(method);
+    byPath.set(path, methods);
+  }
+  return byPath;
+}
+
+function checkDocs(name: string, app: FunctionApp, docs: readonly RouteDoc[]): void {
+  if (docs.length === 0) return;
+  const handlers = appMethods(app);
+  const documented = new Set<string>();
+  for (const doc of docs) {
+    const parsed = parseDocRoute(doc.route);
+    if (parsed === undefined) {
+      throw new Error(`function "${name}" documents the route "${doc.route}": write the methods, then the path, e.g. "GET PUT /api/items/:id"`);
+    }
+    for (const method of parsed.methods) {
+      if (!handlers.get(parsed.path)?.includes(method)) {
+        throw new Error(`function "${name}" documents ${method} ${parsed.path}, which its app does not handle`);
+      }
+      documented.add(`${method} ${parsed.path}`);
+    }
+  }
+  const missing = [...handlers].flatMap(([path, methods]) => methods.map((method) => `${method} ${path}`)).filter((route) => !documented.has(route));
+  if (missing.length > 0) throw new Error(`function "${name}" has docs without ${missing.join(', ')}: document every route, or none`);
 }
 
 /** The first GET route without parameters or wildcards, the usual side-effect-free page. */
@@ -171,6 +243,5 @@ function defaultProbe(app: FunctionApp): FunctionProbe | undefined {
  * middleware on `/api/*` must not claim other functions' paths in the gateway.
  */
 export function appRoutes(app: FunctionApp): string[] {
-  const paths = app.routes.filter((route) => route.method !== METHOD_NAME_ALL).map((route) => route.path);
-  return [...new Set(paths)];
+  return [...appMethods(app).keys()];
 }

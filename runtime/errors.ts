@@ -9,14 +9,18 @@ export interface ErrorBody {
 
 /** Throw from a handler for any client-facing error; the runtime renders the one JSON shape. */
 export class ApiError extends HTTPException {
+  /** Sent with the error response, e.g. `WWW-Authenticate` on a 401 or `Allow` on a 405. */
+  readonly headers: Readonly<Record<string, string>>;
+
   constructor(
     status: ContentfulStatusCode,
     readonly code: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(status, { message, cause: options?.cause });
     this.name = 'ApiError';
+    this.headers = options?.headers ?? {};
   }
 }
 
@@ -26,9 +30,11 @@ const codeForStatus: Partial<Record<number, string>> = {
   403: 'forbidden',
   404: 'not_found',
   405: 'method_not_allowed',
+  408: 'request_timeout',
   409: 'conflict',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
+  431: 'request_header_fields_too_large',
   422: 'unprocessable_entity',
   429: 'too_many_requests',
   503: 'service_unavailable',
@@ -42,9 +48,14 @@ export function errorBody(code: string, message: string): ErrorBody {
  * Maps any thrown value to a status and body. Internals never reach the client: an unexpected
  * error is a bare 500 with a request id to find it in the logs.
  */
-export function describeError(error: unknown): { status: ContentfulStatusCode; body: ErrorBody; expected: boolean } {
+export function describeError(error: unknown): {
+  status: ContentfulStatusCode;
+  body: ErrorBody;
+  expected: boolean;
+  headers?: Readonly<Record<string, string>>;
+} {
   if (error instanceof ApiError) {
-    return { status: error.status, body: errorBody(error.code, error.message), expected: true };
+    return { status: error.status, body: errorBody(error.code, error.message), expected: true, headers: error.headers };
   }
   if (error instanceof HTTPException) {
     const status = error.status;

@@ -13,6 +13,8 @@ import type { AppEnv, FunctionDefinition } from './define-function.ts';
 import { describeError, errorBody, notFound } from './errors.ts';
 import { injectFailures, injectedFailureInterval } from './injected-faults.ts';
 import { safeStack } from './logger.ts';
+import { lingerAfterRefusal } from './lingering-close.ts';
+import { allowedMethods, methodNotAllowed } from './methods.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { RequestStatsRecorder } from './request-stats.ts';
@@ -44,7 +46,7 @@ export const defaultHttpPolicy: HttpPolicy = { allowedOrigins: [], maxBodyBytes:
 
 /**
  * Wraps a function's own Hono app with what every function gets: request id, access log, metrics
- * by route pattern, `c.var.db`, JSON 404s and one error handler.
+ * by route pattern, `c.var.db`, JSON 404s, 405s with `Allow` and one error handler.
  */
 export function createFunctionApp(definition: FunctionDefinition, services: RuntimeServices): Hono<AppEnv> {
   const functionLog = services.log.child({ function: definition.name });
@@ -65,9 +67,20 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
   });
   const http = services.http ?? defaultHttpPolicy;
   if (http.allowedOrigins.length > 0) app.use(cors({ origin: [...http.allowedOrigins], maxAge: 600 }));
+  // Before the body limit and auth: a method the path does not take is refused whatever it carries.
+  const methodsOn = allowedMethods(definition.app);
+  app.use(async function refuseOtherMethods(c, next) {
+    const allowed = methodsOn(c.req.path);
+    if (allowed === undefined || allowed.length === 0 || allowed.includes(c.req.method)) return next();
+    throw methodNotAllowed(c.req.method, c.req.path, allowed);
+  });
   const limitBody = bodyLimit({
     maxSize: http.maxBodyBytes,
-    onError: (c) => c.json(errorBody('payload_too_large', `request body exceeds ${http.maxBodyBytes} bytes`), 413),
+    onError: (c) => {
+      const incoming = incomingOf(c);
+      if (incoming) lingerAfterRefusal(incoming);
+      return c.json(errorBody('payload_too_large', `request body exceeds ${http.maxBodyBytes} bytes`), 413, { Connection: 'close' });
+    },
   });
   // GET and HEAD carry no body (node-server never reads one). Skipped because bodyLimit's look at
   // `c.req.raw.body` makes node-server build a full fetch Request, which cost about a tenth of
@@ -129,11 +142,11 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
       log.info('client closed the request', { error });
       return c.json(errorBody('client_closed_request', 'the client closed the connection before sending its whole request'), 499 as ContentfulStatusCode);
     }
-    const { status, body, expected } = describeError(error);
+    const { status, body, expected, headers } = describeError(error);
     if (!expected) log.error('unhandled error', { error, stack: safeStack(error) });
     else if (status >= 500) log.warn(body.error.message, { error });
     if (status === 503) c.header('Retry-After', '1');
-    return c.json(body, status);
+    return c.json(body, status, headers);
   });
   return app;
 }
@@ -162,7 +175,7 @@ function clientClosedUpload(c: Context): boolean {
 /** The route pattern that answered, so metrics have bounded label values (not raw paths). */
 function matchedRoute(c: Context, status: number): string {
   const route = routePath(c);
-  if (status === 404 && (route === '*' || route === '/*')) return 'unmatched';
+  if ((status === 404 || status === 405) && (route === '*' || route === '/*')) return 'unmatched';
   return route;
 }
 

@@ -13,30 +13,49 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
+/** What one log call produces, after redaction: what a formatter turns into a line. */
+export type LogEntry = { time: string; level: string; msg: string } & LogFields;
+export type LogFormatter = (entry: LogEntry) => string;
+
 export interface LoggerOptions {
   level: LogLevel;
   base?: LogFields;
   write?: (line: string) => void;
+  /** Undefined: one JSON object per line. */
+  format?: LogFormatter | undefined;
 }
 
 /**
- * One JSON object per line on stdout, the format Kubernetes log collectors expect.
+ * The formatter for LOG_FORMAT's resolved choice. The pretty one is imported only when chosen, so
+ * a container (stdout not a TTY: JSON) never loads it; esbuild puts it in a chunk of its own.
+ */
+export async function logFormatter(format: 'json' | 'pretty', color = process.stdout.isTTY === true): Promise<LogFormatter | undefined> {
+  if (format === 'json') return undefined;
+  const { formatPretty } = await import('./log-pretty.ts');
+  return (entry) => formatPretty(entry, color);
+}
+
+/**
+ * One JSON object per line on stdout, the format Kubernetes log collectors expect (or, in a
+ * developer's terminal, one readable line: see logFormatter).
  * Every string passes through `redact`, so a DATABASE_URL password can never reach a log, and an
  * error is logged by its cause (see describeCause), never by a failed statement's SQL or parameters.
  */
-export function createLogger({ level, base = {}, write = defaultWrite }: LoggerOptions): Logger {
+export function createLogger({ level, base = {}, write = defaultWrite, format }: LoggerOptions): Logger {
   const threshold = severity[level];
   const emit = (at: Exclude<LogLevel, 'silent'>, message: string, fields: LogFields = {}) => {
     if (severity[at] < threshold) return;
     const entry = { time: new Date().toISOString(), level: at, msg: message, ...base, ...fields };
-    write(JSON.stringify(entry, replaceForLog));
+    const line = JSON.stringify(entry, replaceForLog);
+    // Through JSON first: a formatter sees exactly the redacted values the JSON line carries.
+    write(format ? format(JSON.parse(line) as LogEntry) : line);
   };
   return {
     debug: (message, fields) => emit('debug', message, fields),
     info: (message, fields) => emit('info', message, fields),
     warn: (message, fields) => emit('warn', message, fields),
     error: (message, fields) => emit('error', message, fields),
-    child: (fields) => createLogger({ level, base: { ...base, ...fields }, write }),
+    child: (fields) => createLogger({ level, base: { ...base, ...fields }, write, format }),
   };
 }
 

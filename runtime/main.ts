@@ -1,8 +1,12 @@
 import { allFunctions } from '../functions/index.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { describeCause } from '../db/errors.ts';
+import type { Config } from './config.ts';
 import { redact, safeStack } from './logger.ts';
 import { startServer } from './server.ts';
+import { checkPortFree, explainStartupFailure } from './startup.ts';
+
+/** Kept for the failure message: it names the database the failure was about. */
+let config: Config | undefined;
 
 /**
  * The process entry: `npm start` (every function on one port), `npm start -- --isolated` (each
@@ -10,7 +14,9 @@ import { startServer } from './server.ts';
  * Nothing else reads the environment or listens.
  */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  config = loadConfig();
+  // Before anything opens or migrates a database: a busy port is the commonest second-start failure.
+  await checkPortFree(config.host, config.port);
   const server = process.argv.includes('--isolated')
     ? // Loaded on demand: containers never run the gateway and need not parse it.
       await (await import('./isolated/index.ts')).startIsolated(config, allFunctions)
@@ -31,9 +37,9 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`knfn: ${error.message}\n`);
   } else {
-    // By its cause: a failed migration's SQL, or `[object Object]` for a driver's error event, says nothing useful.
-    const message = error instanceof Error ? safeStack(error) : describeCause(error);
-    process.stderr.write(`knfn: start-up failed: ${redact(message)}\n`);
+    // One line with the cause and the fix; the stack only helps whoever debugs the runtime itself.
+    process.stderr.write(`knfn: ${explainStartupFailure(error, config?.database)}\n`);
+    if (config?.logLevel === 'debug' && error instanceof Error) process.stderr.write(`${redact(safeStack(error))}\n`);
   }
   process.exit(1);
 });

@@ -1,15 +1,18 @@
 import { openDatabase } from '../db/client.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { describeCause } from '../db/errors.ts';
-import { createLogger, redact, safeStack } from './logger.ts';
+import type { Config } from './config.ts';
+import { createLogger, logFormatter, redact, safeStack } from './logger.ts';
+import { explainStartupFailure } from './startup.ts';
 
 /**
  * Applies the committed migrations and exits: the cluster's migration Job and `npm run migrate`.
  * Safe to run from several processes at once (an advisory lock serialises them).
  */
+let config: Config | undefined;
+
 async function migrateAndExit(): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger({ level: config.logLevel, base: { task: 'migrate' } });
+  config = loadConfig();
+  const log = createLogger({ level: config.logLevel, format: await logFormatter(config.logFormat), base: { task: 'migrate' } });
   const database = await openDatabase(config.database, log);
   try {
     await database.migrate(config.migrationsDir);
@@ -22,9 +25,9 @@ async function migrateAndExit(): Promise<void> {
 migrateAndExit().then(
   () => process.exit(0),
   (error: unknown) => {
-    const message =
-      error instanceof ConfigError ? error.message : error instanceof Error ? safeStack(error) : describeCause(error);
-    process.stderr.write(`knfn migrate: ${redact(message)}\n`);
+    const message = error instanceof ConfigError ? error.message : explainStartupFailure(error, config?.database);
+    process.stderr.write(`knfn migrate: ${message}\n`);
+    if (config?.logLevel === 'debug' && error instanceof Error) process.stderr.write(`${redact(safeStack(error))}\n`);
     process.exit(1);
   },
 );

@@ -28,6 +28,11 @@ const securityHeadersReady = (async () => {
   return securityHeaders;
 })();
 
+/** The security headers, for a response written outside Hono (runtime/client-errors.ts). */
+export function securityHeaderEntries(): readonly (readonly [string, string])[] {
+  return securityHeaders ?? [];
+}
+
 /** node-server passes Node's response as `c.env.outgoing`; undefined under any other adapter. */
 function nodeResponse(c: Context): ServerResponse | undefined {
   const outgoing = (c.env as { outgoing?: unknown } | undefined)?.outgoing;

@@ -44,9 +44,9 @@ export function createServerApp({ functions, readiness, ...services }: ServerApp
 
   root.notFound(notFound);
   root.onError((error, c) => {
-    const { status, body, expected } = describeError(error);
+    const { status, body, expected, headers } = describeError(error);
     if (!expected) services.log.error('unhandled error', { error, stack: safeStack(error) });
-    return c.json(body, status);
+    return c.json(body, status, headers);
   });
   return root;
 }

@@ -4,10 +4,11 @@ import { serve } from '@hono/node-server';
 import { openDatabase } from '../db/client.ts';
 import type { DatabaseHandle } from '../db/client.ts';
 import { readDatabaseSize } from '../db/database.ts';
+import { answerClientError } from './client-errors.ts';
 import type { Config } from './config.ts';
 import { ConfigError } from './config.ts';
 import type { FunctionDefinition, RuntimeBindings } from './define-function.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, logFormatter } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createReadiness } from './readiness.ts';
@@ -41,6 +42,7 @@ export async function startServer(config: Config, available: readonly FunctionDe
   const functions = selectFunctions(config, available);
   const log = createLogger({
     level: config.logLevel,
+    format: await logFormatter(config.logFormat),
     base: {
       ...(config.service.name ? { service: config.service.name } : {}),
       ...(config.service.revision ? { revision: config.service.revision } : {}),
@@ -107,6 +109,7 @@ export async function startServer(config: Config, available: readonly FunctionDe
     created.once('error', reject);
   });
   server.on('error', (error) => log.error('server error', { error }));
+  server.on('clientError', answerClientError);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   let broker: LocalBroker | undefined;

@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type BuildOptions, type Plugin } from 'esbuild';
+import { functionFolders } from '../runtime/function-list.ts';
 
 /** Where a function's own bundle lands; its Knative Service runs `node <this>`. */
 export function functionBundle(name: string): string {
@@ -31,22 +32,29 @@ export const bundleOptions: BuildOptions = {
   banner: { js: "import { createRequire as __knfnCreateRequire } from 'node:module'; const require = __knfnCreateRequire(import.meta.url);" },
 };
 
+const functionsIndex = join(root, 'functions', 'index.ts');
+
 /**
- * Swaps functions/index.ts for a list holding only one function, so a function's bundle carries
- * its own code and the runtime, not every other function's.
+ * Replaces functions/index.ts, which finds the functions by reading its folder, with a static
+ * import of each named function: a bundle runs where functions/ does not exist, and a function's
+ * own bundle carries its code and the runtime, not every other function's.
  */
-function onlyFunction(name: string): Plugin {
+function functionList(names: readonly string[]): Plugin {
+  const imports = names.map((name, index) => `import * as f${index} from './functions/${name}/index.ts';`);
+  const entries = names.map((name, index) => `[${JSON.stringify(name)}, f${index}]`);
+  const contents = [
+    "import { collectFunctions } from './runtime/function-list.ts';",
+    ...imports,
+    `export const allFunctions = collectFunctions([${entries.join(', ')}]);`,
+    '',
+  ].join('\n');
   return {
-    name: 'only-function',
+    name: 'function-list',
     setup(plugin) {
-      plugin.onResolve({ filter: /functions\/index\.ts$/ }, (args) =>
-        args.importer.endsWith(join('runtime', 'main.ts')) ? { path: name, namespace: 'only-function' } : undefined,
+      plugin.onResolve({ filter: /(^|\/)index\.ts$/ }, (args) =>
+        resolve(args.resolveDir, args.path) === functionsIndex ? { path: 'functions', namespace: 'function-list' } : undefined,
       );
-      plugin.onLoad({ filter: /.*/, namespace: 'only-function' }, () => ({
-        contents: `import only from './functions/${name}/index.ts';\nexport const allFunctions = [only];\n`,
-        resolveDir: root,
-        loader: 'ts',
-      }));
+      plugin.onLoad({ filter: /.*/, namespace: 'function-list' }, () => ({ contents, resolveDir: root, loader: 'ts' }));
     },
   };
 }
@@ -71,13 +79,15 @@ export async function buildAll(names: readonly string[], outDir = join(root, 'di
       ...options,
       entryPoints: { main: join(root, 'runtime/main.ts'), migrate: join(root, 'runtime/migrate.ts') },
       outdir: outDir,
+      // Every function, whichever ones `names` lists: dist/main.js is what `npm start` serves.
+      plugins: [functionList(functionFolders(join(root, 'functions')))],
     }),
     ...names.map((name) =>
       build({
         ...options,
         entryPoints: { main: join(root, 'runtime/main.ts') },
         outdir: join(outDir, 'functions', name),
-        plugins: [onlyFunction(name)],
+        plugins: [functionList([name])],
       }),
     ),
   ]);

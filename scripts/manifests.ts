@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Service } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
@@ -7,6 +7,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import { stringify } from 'yaml';
 import { allFunctions } from '../functions/index.ts';
 import { functionBundle } from './build.ts';
+import { readmeFile, withEndpointTable } from './endpoints-doc.ts';
 import { cluster, functionHost, functionTimeoutSeconds } from './cluster.ts';
 import { gatewayDir, gatewayResources, gatewaySettingsFile, readGatewaySettings } from './gateway-manifests.ts';
 import type { GatewaySettings } from './gateway-manifests.ts';
@@ -233,16 +234,23 @@ export function writeManifests(root: string, release: Release = defaultRelease()
   return [...files.keys()];
 }
 
+/** Rewrites the README's endpoint table from the function declarations. */
+export function writeEndpointTable(root: string): void {
+  const readme = join(root, readmeFile);
+  writeFileSync(readme, withEndpointTable(readFileSync(readme, 'utf8'), allFunctions));
+}
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   let written: string[];
   try {
     written = writeManifests(process.cwd());
+    writeEndpointTable(process.cwd());
   } catch (error) {
     // A bad gateway/settings.json: its field errors are the whole story, the stack is noise.
     process.stderr.write(`${(error as Error).message}\n`);
     process.exit(1);
   }
-  process.stdout.write(`wrote ${written.length} files under ${functionsDir}/, ${gatewayDir}/ and ${migrateDir}/\n`);
+  process.stdout.write(`wrote ${written.length} files under ${functionsDir}/, ${gatewayDir}/ and ${migrateDir}/, and the endpoint table of ${readmeFile}\n`);
   // Function modules may hold timers or pools; the generator has nothing left to do.
   process.exit(0);
 }

@@ -30,7 +30,7 @@ describe('the server process', () => {
   it('refuses an unknown FUNCTION, listing the known ones', async () => {
     const started = spawnEntry('runtime/main.ts', { FUNCTION: 'nosuch' });
     expect(await started.exited).toBe(1);
-    expect(started.output()).toMatch(/FUNCTION: unknown function "nosuch"; known: pingpong, pings, log-output, /);
+    expect(started.output()).toMatch(/FUNCTION: unknown function "nosuch"; known: dead-letters, locations, log-output, message-board, /);
   });
 
   it('serves only the named function with FUNCTION=pingpong, and the runtime endpoints', async () => {

@@ -87,6 +87,9 @@ describe('endpoint statistics on PostgreSQL', () => {
         route: '/probe/:id',
         requests: 100,
         requestsPerSecond: 100 / 3600,
+        // All in this minute (or, across a minute boundary, two): a rate while in use, not 100/3600.
+        activeMinutes: expect.any(Number),
+        requestsPerActiveSecond: expect.any(Number),
         clientErrorRate: 0.1,
         serverErrorRate: 0.05,
         p50Ms: 250,
@@ -95,6 +98,9 @@ describe('endpoint statistics on PostgreSQL', () => {
         lastSeen: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       },
     ]);
+    const endpoint = (body['endpoints'] as { activeMinutes: number; requestsPerActiveSecond: number }[])[0];
+    expect([1, 2]).toContain(endpoint?.activeMinutes);
+    expect(endpoint?.requestsPerActiveSecond).toBeGreaterThanOrEqual(100 / 120);
     const quarter = (await (await app.request('/api/stats?window=15m&function=stats-probe&route=/probe/:id')).json()) as {
       endpoints: { requests: number; requestsPerSecond: number }[];
     };

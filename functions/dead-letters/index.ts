@@ -20,5 +20,11 @@ export default defineFunction({
   internal: true,
   // Not a CloudEvent: refused (400) before anything is stored.
   probe: { method: 'POST', path: '/_events/dead-letter', body: '{}' },
+  docs: [
+    {
+      route: 'POST /_events/dead-letter',
+      answer: 'the dead-letter sink: stores a CloudEvent the broker gave up on in `dead_letters`, once per event id; 204; `npm run replay-dead-letters` re-publishes them',
+    },
+  ],
   app: new Hono<AppEnv>().post('/_events/dead-letter', keep),
 });

@@ -74,5 +74,10 @@ export default defineFunction({
   // CRUD: a list page and writes may overlap on one instance.
   poolMax: 3,
   auth: 'writes',
+  docs: [
+    { route: 'POST /api/locations', answer: '`{name, timezone, description?}` → 201 with the row; duplicate name 409' },
+    { route: 'GET /api/locations?limit=&cursor=', answer: '`{items, nextCursor}` in name order (`offset=` pages too)' },
+    { route: 'GET PUT PATCH DELETE /api/locations/:name', answer: 'the row / replace / partial update / 204; 404 when absent' },
+  ],
   app,
 });

@@ -16,6 +16,13 @@ const app = createServerApp({
   readiness: createReadiness(undefined, 1000),
 });
 
+/** The one error shape's message, refusing any other body. */
+async function messageOf(response: Response): Promise<string> {
+  const body = (await response.json()) as { error: { code: string; message: string } };
+  expect(body.error.code).toBe('pings_unavailable');
+  return body.error.message;
+}
+
 const linePattern = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z): ([0-9a-f-]{36})\.\nPing \/ Pongs: (.+)$/;
 
 describe('log-output', () => {
@@ -62,15 +69,16 @@ describe('log-output', () => {
     expect(linePattern.exec(await answer.text())?.[3]).toBe('7');
   });
 
-  it('answers 503 within PINGS_TIMEOUT_MS, saying the count is unavailable, when pings times out or fails', async () => {
+  it('answers a JSON 503 within PINGS_TIMEOUT_MS, saying the count is unavailable, when pings times out or fails', async () => {
     const started = performance.now();
     const hung = await app.request('/log-output', {}, { pingsUrl: `${peerUrl}/hang`, pingsTimeoutMs: 300 });
     expect(hung.status).toBe(503);
     expect(performance.now() - started).toBeLessThan(2000);
-    expect(linePattern.exec(await hung.text())?.[3]).toBe('unavailable (pings did not answer within 300 ms)');
+    expect(hung.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(linePattern.exec(await messageOf(hung))?.[3]).toBe('unavailable (pings did not answer within 300 ms)');
     const broken = await app.request('/log-output', {}, { pingsUrl: `${peerUrl}/broken` });
-    expect(linePattern.exec(await broken.text())?.[3]).toBe('unavailable (pings answered 503)');
+    expect(linePattern.exec(await messageOf(broken))?.[3]).toBe('unavailable (pings answered 503)');
     const refused = await app.request('/log-output', {}, { pingsUrl: 'http://127.0.0.1:1/pings' });
-    expect(linePattern.exec(await refused.text())?.[3]).toBe('unavailable (pings is unreachable)');
+    expect(linePattern.exec(await messageOf(refused))?.[3]).toBe('unavailable (pings is unreachable)');
   });
 });

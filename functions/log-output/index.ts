@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { defineFunction, runtimeBindings } from '../../runtime/define-function.ts';
 import type { AppEnv } from '../../runtime/define-function.ts';
+import { errorBody } from '../../runtime/errors.ts';
 import { fetchPings } from './pings-client.ts';
 
 /** Fixed for the life of the process, as the original log-output app printed it. */
@@ -15,13 +16,22 @@ export default defineFunction({
   description: 'GET /log-output prints a timestamp, this instance\'s id and the ping count read from the pings function.',
   scale: { min: 0, max: 3, target: 50 },
   usesDatabase: false,
+  docs: [
+    {
+      route: 'GET /log-output',
+      answer:
+        '`<ISO time>: <instance id>.` and `Ping / Pongs: N`, N read over HTTP from pings (`PINGS_URL`); 503 `pings_unavailable` (JSON, its message the same lines with the count unavailable and why) ' +
+        'when pings fails or takes over `PINGS_TIMEOUT_MS` (15 s: a cold start of pings from zero fits)',
+    },
+  ],
   app: new Hono<AppEnv>().get('/log-output', async (c) => {
     const bindings = runtimeBindings(c);
     const result = await fetchPings(bindings.pingsUrl ?? localPingsUrl, bindings.pingsTimeoutMs ?? defaultPingsTimeoutMs);
     const header = `${new Date().toISOString()}: ${instanceId}.`;
     if (result.ok) return c.text(`${header}\nPing / Pongs: ${result.pings}`);
     c.var.log.warn('ping count unavailable', { reason: result.reason });
-    // 503 lets readiness tooling and callers see the dependency is down; the text still answers.
-    return c.text(`${header}\nPing / Pongs: unavailable (${result.reason})`, 503);
+    // 503 lets readiness tooling and callers see the dependency is down; the message still carries
+    // the lines a 200 would, so a reader sees when, which instance and why.
+    return c.json(errorBody('pings_unavailable', `${header}\nPing / Pongs: unavailable (${result.reason})`), 503, { 'Retry-After': '1' });
   }),
 });

@@ -9,7 +9,7 @@ export function homePage(template: Template) {
     template,
     'Message board',
     html`<h1>Message board</h1>
-<nav><a href="/view?template=${template}">Read the messages</a></nav>
+<nav><a href="/view?template=${template}">Read the messages</a><a href="/stats">Statistics</a></nav>
 <form method="post" action="/save">
 <label for="data">Your message</label>
 <textarea id="data" name="data" required maxlength="2000"></textarea>

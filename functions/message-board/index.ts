@@ -40,5 +40,12 @@ export default defineFunction({
   scale: { min: 0, max: 10, target: 100 },
   // The board's query, not the static form: a canary is judged on its database path too.
   probe: { method: 'GET', path: '/view' },
+  docs: [
+    { route: 'GET /', answer: 'a page with a form to save a message and a link to the board' },
+    {
+      route: 'GET /view?template=default|space&limit=&cursor=',
+      answer: 'saved messages newest first, HTML (escaped) or JSON for `Accept: application/json`',
+    },
+  ],
   app,
 });

@@ -20,5 +20,11 @@ export default defineFunction({
   internal: true,
   // Not a CloudEvent: refused (400) before anything is stored.
   probe: { method: 'POST', path: '/_events/message', body: '{}' },
+  docs: [
+    {
+      route: 'POST /_events/message',
+      answer: 'the Trigger\'s subscriber: stores a `dev.knfn.message.saved` event (binary or structured) once per event id; 204; 503 while the database is down so the broker retries',
+    },
+  ],
   app: new Hono<AppEnv>().post('/_events/message', consume),
 });

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { defineFunction } from '../../runtime/define-function.ts';
 import type { AppEnv } from '../../runtime/define-function.ts';
+import { changesState } from '../../runtime/methods.ts';
 import { nextPong } from './counter.ts';
 
 export default defineFunction({
@@ -13,5 +14,12 @@ export default defineFunction({
   // Every GET takes a number, so a canary's load test spends pongs: the counter counts every pong
   // served, the load tester's too. Without load a quiet canary has no data and is rolled back.
   probe: { method: 'GET', path: '/pingpong' },
-  app: new Hono<AppEnv>().get('/pingpong', async (c) => c.text(`pong ${await nextPong(c.get('db'), c.get('deadline'))}`)),
+  docs: [
+    {
+      route: 'GET /pingpong',
+      answer: '`pong N` — N is committed to `ping_count` before the reply; concurrent requests get unique, gap-free numbers',
+    },
+  ],
+  // A HEAD must not take a number: it is answered 405 (Allow: GET).
+  app: new Hono<AppEnv>().get('/pingpong', changesState, async (c) => c.text(`pong ${await nextPong(c.get('db'), c.get('deadline'))}`)),
 });

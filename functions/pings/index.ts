@@ -16,6 +16,7 @@ export default defineFunction({
   name: 'pings',
   description: 'GET /pings answers the number of pongs so far: text, or {"pings":N} for JSON clients.',
   scale: { min: 0, max: 5, target: 100 },
+  docs: [{ route: 'GET /pings', answer: 'the number of pongs so far: `N` as text, `{"pings":N}` with `Accept: application/json`' }],
   app: new Hono<AppEnv>().get('/pings', async (c) => {
     const pings = await currentPings(c.var.db);
     const type = accepts(c, { header: 'Accept', supports: ['text/plain', 'application/json'], default: 'text/plain' });

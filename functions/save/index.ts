@@ -4,6 +4,7 @@ import { accepts } from 'hono/accepts';
 import { defineFunction, runtimeBindings } from '../../runtime/define-function.ts';
 import type { AppEnv } from '../../runtime/define-function.ts';
 import { ApiError } from '../../runtime/errors.ts';
+import { changesState } from '../../runtime/methods.ts';
 import { parseInput, readJsonBody } from '../../runtime/validate.ts';
 import { idempotencyKeyHeader, messageIdForKey, readIdempotencyKey } from './idempotency.ts';
 import { messageSchema } from './message.ts';
@@ -32,7 +33,8 @@ function publish(c: Context<AppEnv>, key: string | undefined, message: Message):
 const keyOf = (c: Context<AppEnv>) => readIdempotencyKey(c.req.header(idempotencyKeyHeader));
 
 const app = new Hono<AppEnv>()
-  .get('/save', async (c) => {
+  // Publishes, so a HEAD must not: it is answered 405 (Allow: GET, POST).
+  .get('/save', changesState, async (c) => {
     const key = keyOf(c);
     const message = parseInput(messageSchema, c.req.query(), 'query');
     return c.json({ id: await publish(c, key, message) }, 202);
@@ -57,5 +59,14 @@ export default defineFunction({
   // An empty message is refused (400) after the body is parsed and validated: nothing is published.
   probe: { method: 'POST', path: '/save', body: '{}' },
   usesDatabase: false,
+  docs: [
+    {
+      route: 'GET /save?data=&template=default|space',
+      answer:
+        'validates, publishes a CloudEvent (binary mode) to `K_SINK`; 202 `{id}` once the sink accepted it, else 503 (see "Saving a message" below); ' +
+        'an optional `Idempotency-Key` header makes retries store it once; a bad key (over 128 characters, not printable ASCII) 400 `invalid_idempotency_key`',
+    },
+    { route: 'POST /save', answer: 'the same with a form or JSON body; a browser form post is redirected to `/view`' },
+  ],
   app,
 });

@@ -11,7 +11,12 @@ export interface EndpointStats {
   method: string;
   route: string;
   requests: number;
+  /** Averaged over the whole window: what the endpoint costs over time. */
   requestsPerSecond: number;
+  /** Minutes of the window in which the endpoint answered at least one request. */
+  activeMinutes: number;
+  /** Averaged over the active minutes only (the current one counted as far as it has run). */
+  requestsPerActiveSecond: number;
   clientErrorRate: number;
   serverErrorRate: number;
   p50Ms: number | null;
@@ -42,10 +47,17 @@ interface Row {
   client_errors: number;
   server_errors: number;
   last_seen_ms: number;
+  active_minutes: number;
+  active_seconds: number;
   latency_counts: number[];
 }
 
-const minuteMs = 60_000;
+export const minuteMs = 60_000;
+
+/** Routes a request gets when no route of the function matched: the dashboard hides them by default. */
+export function isCatchAllRoute(route: string): boolean {
+  return route === 'unmatched' || route === '*' || route === '/*';
+}
 
 /**
  * Per-endpoint figures over the window, busiest first. Rows are per minute, so the window is
@@ -69,7 +81,11 @@ export async function readStats(db: Database, query: StatsQuery): Promise<StatsR
         sum(requests)::float8 as requests,
         sum(client_errors)::float8 as client_errors,
         sum(server_errors)::float8 as server_errors,
-        (extract(epoch from max(last_seen)) * 1000)::float8 as last_seen_ms
+        (extract(epoch from max(last_seen)) * 1000)::float8 as last_seen_ms,
+        count(*) filter (where requests > 0)::float8 as active_minutes,
+        -- The current minute has only run for part of its 60 s.
+        coalesce(sum(least(60, greatest(1, extract(epoch from ${new Date(to).toISOString()}::timestamptz - bucket_start))))
+          filter (where requests > 0), 0)::float8 as active_seconds
       from picked group by "function", method, route
     ),
     latency as (
@@ -103,6 +119,8 @@ function toEndpoint(row: Row, seconds: number): EndpointStats {
     route: row.route,
     requests,
     requestsPerSecond: requests / seconds,
+    activeMinutes: Number(row.active_minutes),
+    requestsPerActiveSecond: Number(row.active_seconds) > 0 ? requests / Number(row.active_seconds) : 0,
     clientErrorRate: requests === 0 ? 0 : Number(row.client_errors) / requests,
     serverErrorRate: requests === 0 ? 0 : Number(row.server_errors) / requests,
     p50Ms: estimateQuantileMs(counts, 0.5),

@@ -28,7 +28,12 @@ async function locationTimeZone(db: Database, name: string): Promise<string> {
 export default defineFunction({
   name: 'time',
   description: 'GET /api/time answers the current time in UTC, or in a zone (?tz=) or stored location (?location=).',
-  scale: { min: 0, max: 10, target: 100 },
+  docs: [
+    {
+      route: 'GET /api/time[?tz=Area/City | ?location=name]',
+      answer: '`{utc, unixMs}`, plus `timezone, local, offset, zoneName` for a zone or stored location; unknown zone 400, unknown location 404',
+    },
+  ],
   app: new Hono<AppEnv>().get('/api/time', async (c) => {
     const query = parseInput(timeQuery, c.req.query(), 'query');
     if (query.tz !== undefined && query.location !== undefined) {

@@ -5,7 +5,7 @@ import type { WsBridge } from '../../db/ws-bridge.ts';
 import type { Config } from '../config.ts';
 import type { FunctionDefinition } from '../define-function.ts';
 import { publicRoutes } from '../gateway/public-routes.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger, logFormatter } from '../logger.ts';
 import type { Logger } from '../logger.ts';
 import { selectFunctions } from '../server.ts';
 import { activate, createHttpServer } from './activator.ts';
@@ -48,7 +48,7 @@ export async function startIsolated(
     );
   }
   const functions = selectFunctions(config, available);
-  const log = createLogger({ level: config.logLevel });
+  const log = createLogger({ level: config.logLevel, format: await logFormatter(config.logFormat) });
   const manifests = await loadManifestScript();
 
   // One bridge for every process, as the cluster has one wsproxy: the function processes then take
@@ -67,7 +67,7 @@ export async function startIsolated(
       log.info('bundles built', { ms: Math.round(performance.now() - buildStarted), functions: built.size });
       return built;
     }),
-    migrateOnce(config, wsProxy, log),
+    migrateOnce(config, log),
   ]);
 
   // Known once every activator listens; no process starts before a request, so none reads it early.
@@ -79,7 +79,8 @@ export async function startIsolated(
         if (local === undefined) throw new Error('a function started before the local cluster was ready');
         // The user's environment (LOG_LEVEL, STATS_*, ...) under the container's own, as a local
         // override of what a ConfigMap would set; what the manifest sets always wins.
-        const childEnv = { ...env, ...containerEnv(manifests, definition, local) };
+        // Their stdout is a pipe to this process: they log in the format this process chose.
+        const childEnv = { ...env, LOG_FORMAT: config.logFormat, ...containerEnv(manifests, definition, local) };
         return spawnFunction({ name, bundle: bundles.get(name) ?? '', env: childEnv, startTimeoutMs: isolated.startTimeoutMs, log });
       };
       return [name, createInstance({ name, start, idleMs: isolated.idleMs, stopGraceMs: config.shutdownTimeoutMs + 1000, log })];
@@ -111,6 +112,7 @@ export async function startIsolated(
 
   const gateway = await startPublicGateway({
     mode: isolated.gateway,
+    functions,
     routes: publicRoutes(functions),
     addresses,
     host: config.host,
@@ -186,9 +188,11 @@ function localCluster(
   };
 }
 
-async function migrateOnce(config: Config, wsProxy: string | undefined, log: Logger): Promise<void> {
+async function migrateOnce(config: Config, log: Logger): Promise<void> {
   if (config.database.kind !== 'postgres' || !config.database.migrateOnStart) return;
-  const database = await openDatabase({ ...config.database, wsProxy }, log);
+  // Not through the bridge: a refused or unresolvable server would reach us as the bridge closing
+  // the socket ("Connection terminated unexpectedly"); straight to the server, start-up can name it.
+  const database = await openDatabase(config.database, log);
   try {
     await database.migrate(config.migrationsDir);
     log.info('migrations applied', { database: database.kind, folder: config.migrationsDir });

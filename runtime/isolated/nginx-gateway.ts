@@ -6,7 +6,6 @@ import { displayHost } from './public-gateway.ts';
 import type { PublicGateway, PublicGatewayOptions } from './public-gateway.ts';
 
 type GatewayScript = typeof import('../../scripts/gateway-manifests.ts');
-type FunctionsModule = typeof import('../../functions/index.ts');
 
 export const nginxBinary = findNginx;
 
@@ -21,10 +20,7 @@ export async function startNginxGateway(binary: string, options: PublicGatewayOp
   // the manifest generator.
   const scriptUrl = new URL('../../scripts/gateway-manifests.ts', import.meta.url).href;
   const { gatewayNginxSettings, readGatewaySettings } = (await import(scriptUrl)) as GatewayScript;
-  const functionsUrl = new URL('../../functions/index.ts', import.meta.url).href;
-  const { allFunctions } = (await import(functionsUrl)) as FunctionsModule;
-  const served = allFunctions.filter((definition) => options.addresses.has(definition.name));
-  const cluster = gatewayNginxSettings(served, readGatewaySettings());
+  const cluster = gatewayNginxSettings(options.functions, readGatewaySettings());
 
   const port = options.port === 0 ? await freePort() : options.port;
   const upstreams = Object.fromEntries(

@@ -1,3 +1,4 @@
+import type { FunctionDefinition } from '../define-function.ts';
 import type { GatewayRoute } from '../gateway/public-routes.ts';
 import type { Logger } from '../logger.ts';
 import { IsolatedConfigError } from './config.ts';
@@ -8,6 +9,8 @@ import { createRouteTable } from './route-table.ts';
 
 export interface PublicGatewayOptions {
   mode: 'auto' | 'nginx' | 'node';
+  /** The functions served, as the process entry composed them (runtime/ never imports functions/). */
+  functions: readonly FunctionDefinition[];
   routes: readonly GatewayRoute[];
   /** Each function's activator, `127.0.0.1:port`: its cluster-local address here. */
   addresses: ReadonlyMap<string, string>;

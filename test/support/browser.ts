@@ -3,17 +3,33 @@ import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { expect } from 'vitest';
 
-const chromiumPath = '/usr/bin/chromium';
+/** Debian's, unless CHROMIUM_PATH names another Chromium or Chrome (macOS, other distributions). */
+const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
-/** Debian's Chromium, headless; playwright-core never downloads a browser of its own. */
+/** An error vitest prints as its message alone: the stack of a missing browser says nothing more. */
+function browserMissing(message: string): Error {
+  const error = new Error(message);
+  error.stack = `Error: ${message}`;
+  return error;
+}
+
+/** Chromium, headless; playwright-core never downloads a browser of its own. */
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(chromiumPath)) {
-    throw new Error(`the browser tests need Debian's Chromium at ${chromiumPath}: apt-get install chromium (bash .ci/run does)`);
+    throw browserMissing(
+      `the browser tests need Chromium at ${chromiumPath}: install it (Debian/Ubuntu: sudo apt-get install chromium; bash .ci/run does) ` +
+        'or set CHROMIUM_PATH to a Chromium or Chrome binary',
+    );
   }
-  return chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  try {
+    return await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  } catch (error) {
+    const first = (error instanceof Error ? error.message : String(error)).split('\n').find((line) => line.trim() !== '') ?? '';
+    throw browserMissing(`Chromium at ${chromiumPath} did not start (${first.trim()}): reinstall it, or set CHROMIUM_PATH to one that runs`);
+  }
 }
 
 /** Types a message into the board's form at `baseUrl`, submits it, and expects it on /view. */

@@ -13,8 +13,8 @@ export interface SpawnedProcess {
 const projectRoot = new URL('../../', import.meta.url).pathname;
 
 /** Runs a TypeScript entry of the project in its own Node process, as `npm start` would. */
-export function spawnEntry(entry: string, env: Record<string, string>): SpawnedProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+export function spawnEntry(entry: string, env: Record<string, string>, args: readonly string[] = []): SpawnedProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd: projectRoot,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
