@@ -85,7 +85,7 @@ alter default privileges for role :"owner" in schema public, drizzle grant selec
 -- column the DO UPDATE reads, and on the conflict target's. No other table, so a leaked stats
 -- password reads no messages. request_stats comes with a migration, hence the run after it.
 select format('grant insert, update, select (%s) on public.request_stats to %I',
-              'bucket_start, function, method, route, requests, client_errors, server_errors, duration_ms_sum, latency_counts, last_seen', :'stats')
+              'bucket_start, function, method, route, requests, client_errors, server_errors, duration_ms_sum, latency_counts, last_seen, process_starts', :'stats')
 where to_regclass('public.request_stats') is not null \gexec
 
 commit;

@@ -73,6 +73,8 @@ export const requestStats = pgTable(
     durationMsSum: doublePrecision('duration_ms_sum').notNull(),
     latencyCounts: bigint('latency_counts', { mode: 'number' }).array().notNull(),
     lastSeen: timestamp('last_seen', { withTimezone: true }).notNull(),
+    /** Processes that served their first request of this function in this minute: cold starts. */
+    processStarts: bigint('process_starts', { mode: 'number' }).notNull().default(0),
   },
   (table) => [primaryKey({ columns: [table.bucketStart, table.function, table.method, table.route] })],
 );

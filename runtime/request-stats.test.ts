@@ -58,8 +58,31 @@ describe('the request statistics recorder', () => {
       durationMsSum: 20_033.5,
       latencyCounts: counts,
       lastSeen: minute + 59_999,
+      // The process's first request of function a: its cold start.
+      processStarts: 1,
     });
     expect(pending.find((entry) => entry.bucketStart === minute + 60_000)?.requests).toBe(1);
+  });
+
+  it("counts one cold start per function per process, on that function's first request only", () => {
+    const clock = { now: minute };
+    const recorder = recorderAt(clock);
+    recorder.record('a', 'GET', '/x', 200, 1);
+    recorder.record('a', 'GET', '/y', 200, 1);
+    recorder.record('b', 'GET', '/z', 200, 1);
+    clock.now = minute + 60_000;
+    recorder.record('a', 'GET', '/x', 200, 1);
+    const starts = recorder.pending().map((entry) => [entry.function, entry.route, entry.bucketStart - minute, entry.processStarts]);
+    expect(starts).toEqual([
+      ['a', '/x', 0, 1],
+      ['a', '/y', 0, 0],
+      ['b', '/z', 0, 1],
+      ['a', '/x', 60_000, 0],
+    ]);
+    // A second process (another instance, or a restart) starts cold again.
+    const restarted = recorderAt(clock);
+    restarted.record('a', 'GET', '/x', 200, 1);
+    expect(restarted.pending()[0]?.processStarts).toBe(1);
   });
 
   it('writes everything once, and clears it', async () => {

@@ -27,6 +27,8 @@ export interface StatsEntry {
   durationMsSum: number;
   latencyCounts: number[];
   lastSeen: number;
+  /** 1 on the entry of a function's first request in this process: a cold start. */
+  processStarts: number;
 }
 
 export type StatsWriter = (entries: StatsEntry[]) => Promise<void>;
@@ -60,6 +62,8 @@ export function latencyBucketIndex(durationMs: number): number {
 
 export function createRequestStatsRecorder({ write, log, now = Date.now }: RecorderOptions): RequestStatsRecorder {
   let entries = new Map<string, StatsEntry>();
+  // A function's first request in this process marks its cold start (one per container).
+  const started = new Set<string>();
   let flushing: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
 
@@ -117,8 +121,13 @@ export function createRequestStatsRecorder({ write, log, now = Date.now }: Recor
           durationMsSum: 0,
           latencyCounts: new Array<number>(latencyBoundsMs.length).fill(0),
           lastSeen: at,
+          processStarts: 0,
         };
         entries.set(key, entry);
+      }
+      if (!started.has(fn)) {
+        started.add(fn);
+        entry.processStarts++;
       }
       entry.requests++;
       if (status >= 500) entry.serverErrors++;
@@ -161,6 +170,7 @@ export function postgresStatsWriter(db: Database): StatsWriter {
       durationMsSum: entry.durationMsSum,
       latencyCounts: cumulative(entry.latencyCounts),
       lastSeen: new Date(entry.lastSeen),
+      processStarts: entry.processStarts,
     }));
     await db
       .insert(requestStats)
@@ -176,6 +186,7 @@ export function postgresStatsWriter(db: Database): StatsWriter {
           latencyCounts: sql`(select array_agg(coalesce(a, 0) + coalesce(b, 0) order by i)
             from unnest(request_stats.latency_counts, excluded.latency_counts) with ordinality as t(a, b, i))`,
           lastSeen: sql`greatest(request_stats.last_seen, excluded.last_seen)`,
+          processStarts: sql`request_stats.process_starts + excluded.process_starts`,
         },
       });
   };
@@ -199,4 +210,5 @@ function addInto(target: StatsEntry, source: StatsEntry): void {
     target.latencyCounts[index] = (target.latencyCounts[index] ?? 0) + count;
   });
   target.lastSeen = Math.max(target.lastSeen, source.lastSeen);
+  target.processStarts += source.processStarts;
 }

@@ -24,6 +24,7 @@ interface Seed {
   clientErrors?: number;
   serverErrors?: number;
   latencyMs: number;
+  coldStarts?: number;
 }
 
 /**
@@ -39,6 +40,8 @@ const seeds: Seed[] = [
     requests: 120,
     serverErrors: 10 - i === 6 ? 12 : 0,
     latencyMs: 10 - i === 6 ? 250 : 10,
+    // Two instances started cold: one as the load began, one scaled out three minutes later.
+    coldStarts: i === 0 || i === 3 ? 1 : 0,
   })),
   { minutesAgo: 40, function: 'pingpong', route: '/pingpong', requests: 600, latencyMs: 10 },
   { minutesAgo: 6, function: 'message-board', route: '/view', requests: 6, latencyMs: 250 },
@@ -66,8 +69,8 @@ describe('the stats dashboard in a real browser', () => {
     for (const seed of seeds) {
       const start = thisMinute - seed.minutesAgo * minuteMs;
       await database.query(
-        `insert into request_stats (bucket_start, function, method, route, requests, client_errors, server_errors, duration_ms_sum, latency_counts, last_seen)
-         values ($1, $2, 'GET', $3, $4, $5, $6, $7, $8, $9)`,
+        `insert into request_stats (bucket_start, function, method, route, requests, client_errors, server_errors, duration_ms_sum, latency_counts, last_seen, process_starts)
+         values ($1, $2, 'GET', $3, $4, $5, $6, $7, $8, $9, $10)`,
         [
           new Date(start),
           seed.function,
@@ -78,6 +81,7 @@ describe('the stats dashboard in a real browser', () => {
           seed.requests * seed.latencyMs,
           latency(seed.requests, seed.latencyMs),
           new Date(start + 30_000),
+          seed.coldStarts ?? 0,
         ],
       );
     }
@@ -90,6 +94,14 @@ describe('the stats dashboard in a real browser', () => {
       await server.exited;
     }
     await database?.drop();
+  });
+
+  it("says how many cold starts each function had in the window", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/stats?window=15m`);
+    expect(await page.locator('section[data-function="pingpong"] p.note').textContent()).toContain('2 cold starts');
+    expect(await page.locator('section[data-function="message-board"] p.note').textContent()).toContain('0 cold starts');
+    await page.close();
   });
 
   it('charts each function per minute under a strict CSP, hides catch-all rows, and reads as human times', async () => {

@@ -135,11 +135,12 @@ describe('endpoint statistics on PostgreSQL', () => {
       instances[1]?.record('twins', 'GET', '/twins', 200, 3);
       await Promise.all(instances.map((instance) => instance.close()));
 
-      const { rows } = await database.query<{ requests: string; client_errors: string; server_errors: string; latency_counts: string[] }>(
-        `select requests, client_errors, server_errors, latency_counts from request_stats where function = 'twins'`,
+      const { rows } = await database.query<{ requests: string; client_errors: string; server_errors: string; latency_counts: string[]; process_starts: string }>(
+        `select requests, client_errors, server_errors, latency_counts, process_starts from request_stats where function = 'twins'`,
       );
       expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ requests: '63', client_errors: '6', server_errors: '2' });
+      // Two instances, each cold once.
+      expect(rows[0]).toMatchObject({ requests: '63', client_errors: '6', server_errors: '2', process_starts: '2' });
       const expected = latencyBoundsMs.map((bound) => (bound < 5 ? 0 : bound < 50 ? 31 : bound < 1000 ? 61 : 63));
       expect(rows[0]?.latency_counts.map(Number)).toEqual(expected);
     } finally {

@@ -117,7 +117,8 @@ function functionSection(series: FunctionSeries, view: DashboardView): Markup {
 <h2>${series.function}</h2>
 <p class="note">${count.format(series.requests)} requests; ${activeSeconds > 0 ? number.format(series.requests / activeSeconds) : '0'} req/s over
 ${active.length} active ${active.length === 1 ? 'minute' : 'minutes'}; 5xx ${percent(series.requests ? serverErrors / series.requests : 0)},
-4xx ${percent(series.requests ? clientErrors / series.requests : 0)}.</p>
+4xx ${percent(series.requests ? clientErrors / series.requests : 0)}; ${count.format(series.coldStarts)} cold ${series.coldStarts === 1 ? 'start' : 'starts'}
+(processes that served their first request: Knative started an instance, or one was restarted).</p>
 <div class="charts">
 ${charts(series, view, id).map(renderLineChart)}
 </div>

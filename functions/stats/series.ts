@@ -16,11 +16,14 @@ export interface MinutePoint {
   serverErrors: number;
   /** `null` without requests; `Infinity` when the quantile is above the largest finite bound. */
   p95Ms: number | null;
+  /** Processes that served their first request of the function in this minute (cold starts). */
+  coldStarts: number;
 }
 
 export interface FunctionSeries {
   function: string;
   requests: number;
+  coldStarts: number;
   /** One point per minute of the window, oldest first, minutes without requests included. */
   points: MinutePoint[];
 }
@@ -37,6 +40,7 @@ interface Row {
   client_errors: number;
   server_errors: number;
   latency_counts: number[];
+  process_starts: number;
 }
 
 /** The minute buckets covering the window, as `readStats` counts them: every one overlapping it. */
@@ -70,7 +74,8 @@ export async function readSeries(db: Database, query: SeriesQuery): Promise<Func
       select "function", bucket_start,
         sum(requests)::float8 as requests,
         sum(client_errors)::float8 as client_errors,
-        sum(server_errors)::float8 as server_errors
+        sum(server_errors)::float8 as server_errors,
+        sum(process_starts)::float8 as process_starts
       from picked group by "function", bucket_start
     ),
     latency as (
@@ -83,7 +88,7 @@ export async function readSeries(db: Database, query: SeriesQuery): Promise<Func
       group by "function", bucket_start
     )
     select t."function", (extract(epoch from t.bucket_start) * 1000)::float8 as bucket_ms,
-      t.requests, t.client_errors, t.server_errors, l.latency_counts
+      t.requests, t.client_errors, t.server_errors, t.process_starts, l.latency_counts
     from totals t join latency l using ("function", bucket_start)
   `)) as unknown as { rows: Row[] };
 
@@ -95,14 +100,15 @@ export async function readSeries(db: Database, query: SeriesQuery): Promise<Func
   }
   const series = [...byFunction].map(([name, rows]): FunctionSeries => {
     const points = minutes.map((start) => toPoint(start, to, rows.get(start)));
-    return { function: name, requests: points.reduce((sum, point) => sum + point.requests, 0), points };
+    const total = (pick: (point: MinutePoint) => number) => points.reduce((sum, point) => sum + pick(point), 0);
+    return { function: name, requests: total((point) => point.requests), coldStarts: total((point) => point.coldStarts), points };
   });
   return series.sort((a, b) => b.requests - a.requests || a.function.localeCompare(b.function));
 }
 
 function toPoint(start: number, to: number, row: Row | undefined): MinutePoint {
   const seconds = Math.min(60, Math.max(1, (to - start) / 1000));
-  if (!row) return { start, seconds, requests: 0, clientErrors: 0, serverErrors: 0, p95Ms: null };
+  if (!row) return { start, seconds, requests: 0, clientErrors: 0, serverErrors: 0, p95Ms: null, coldStarts: 0 };
   const requests = Number(row.requests);
   const p95Ms = estimateQuantileMs(row.latency_counts.map(Number), 0.95);
   return {
@@ -112,5 +118,6 @@ function toPoint(start: number, to: number, row: Row | undefined): MinutePoint {
     clientErrors: Number(row.client_errors),
     serverErrors: Number(row.server_errors),
     p95Ms: requests > 0 && p95Ms === null ? Infinity : p95Ms,
+    coldStarts: Number(row.process_starts),
   };
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "request_stats" ADD COLUMN "process_starts" bigint DEFAULT 0 NOT NULL;
