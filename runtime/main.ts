@@ -1,4 +1,3 @@
-import { allFunctions } from '../functions/index.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { Config } from './config.ts';
 import { redact, safeStack } from './logger.ts';
@@ -17,6 +16,9 @@ async function main(): Promise<void> {
   config = loadConfig();
   // Before anything opens or migrates a database: a busy port is the commonest second-start failure.
   await checkPortFree(config.host, config.port);
+  // Imported here, not at the top: a function folder that fails to load (a name that does not match
+  // its folder, a route its docs miss) is then reported in one line like any other start-up failure.
+  const { allFunctions } = await import('../functions/index.ts');
   const server = process.argv.includes('--isolated')
     ? // Loaded on demand: containers never run the gateway and need not parse it.
       await (await import('./isolated/index.ts')).startIsolated(config, allFunctions)
