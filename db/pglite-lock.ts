@@ -41,10 +41,18 @@ export function pgliteLockHolder(dataDir: string): number | undefined {
 
 /** Claims `dataDir` for this process until `release()` (or exit); throws PgliteInUseError if held. */
 export function lockPglite(dataDir: string): { release(): void } {
-  const file = pgliteLockFile(dataDir);
+  return lockFolder(dataDir, (pid) => new PgliteInUseError(dataDir, pid));
+}
+
+/**
+ * Claims a folder only one process may write (`<folder>.pid` holding this pid) until `release()`
+ * or exit; throws `held(pid)` while a live process holds it. A file left by a dead one is taken over.
+ */
+export function lockFolder(folder: string, held: (pid: number) => Error): { release(): void } {
+  const file = pgliteLockFile(folder);
   for (let attempt = 0; ; attempt += 1) {
-    const holder = pgliteLockHolder(dataDir);
-    if (holder !== undefined) throw new PgliteInUseError(dataDir, holder);
+    const holder = pgliteLockHolder(folder);
+    if (holder !== undefined) throw held(holder);
     try {
       const fd = openSync(file, 'wx');
       writeSync(fd, `${process.pid}\n`);
@@ -53,7 +61,7 @@ export function lockPglite(dataDir: string): { release(): void } {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw error;
       // A stale file (or our own from an earlier open): remove it, then race for it again.
-      if (pgliteLockHolder(dataDir) === undefined) unlinkSync(file);
+      if (pgliteLockHolder(folder) === undefined) unlinkSync(file);
     }
   }
   const release = () => {

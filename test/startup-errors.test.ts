@@ -138,6 +138,26 @@ describe('a failed start-up says the cause and the fix in one line', () => {
       }
     });
 
+    it('stops a second npm start on PostgreSQL whose DATA_DIR holds the first one\'s event journal', async () => {
+      const database = await createTestDatabase();
+      const dir = join(dataDir, 'journal');
+      const first = await spawnServer({ DATA_DIR: dir, DATABASE_URL: database.url });
+      try {
+        // The journal is opened after the (idempotent) migration, whose log line may come first.
+        const output = await failedStart({ DATA_DIR: dir, DATABASE_URL: database.url });
+        expect(output.split('\n').filter((line) => line !== '' && !line.startsWith('{'))).toEqual([
+          `knfn: start-up failed: the event journal in ${dir}/outbox is in use by process ${first.child.pid} (another npm start with the same DATA_DIR?): stop it (kill ${first.child.pid}), or give this one its own DATA_DIR (LOG_LEVEL=debug prints the stack)`,
+        ]);
+        // The holder still accepts and stores saves.
+        const saved = await fetch(`${first.url}/save`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"data":"still mine"}' });
+        expect(saved.status).toBe(202);
+      } finally {
+        first.child.kill('SIGTERM');
+        await first.exited;
+        await database.drop();
+      }
+    });
+
     it('takes over the lock of a process that was killed', async () => {
       const dir = join(dataDir, 'killed');
       const first = await spawnServer({ DATA_DIR: dir });

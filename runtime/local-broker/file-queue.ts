@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { lockFolder } from '../../db/pglite-lock.ts';
 import { open, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,6 +43,7 @@ export class FileQueue implements DurableQueue {
   private handler: Handler | undefined;
   private closed = false;
   private readonly running = new Set<Promise<void>>();
+  private lock: { release(): void } | undefined;
 
   constructor(
     private readonly dir: string,
@@ -53,6 +55,10 @@ export class FileQueue implements DurableQueue {
 
   async open(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
+    // A second process appending to or compacting the same journal could lose accepted events.
+    this.lock = lockFolder(this.dir, (pid) =>
+      new Error(`the event journal in ${this.dir} is in use by process ${pid} (another npm start with the same DATA_DIR?): stop it (kill ${pid}), or give this one its own DATA_DIR`),
+    );
     let text = '';
     try {
       text = readFileSync(this.path, 'utf8');
@@ -101,6 +107,17 @@ export class FileQueue implements DurableQueue {
 
   async close(): Promise<void> {
     this.closed = true;
+    // Released last, once nothing more is written (below).
+    const lock = this.lock;
+    this.lock = undefined;
+    try {
+      await this.closeFiles();
+    } finally {
+      lock?.release();
+    }
+  }
+
+  private async closeFiles(): Promise<void> {
     await Promise.all(this.running);
     await this.writing;
     await this.handle?.close();
