@@ -94,8 +94,12 @@ export async function startServer(config: Config, available: readonly FunctionDe
   });
   const bindings: RuntimeBindings = { sink: config.sink, pingsUrl: config.pingsUrl, pingsTimeoutMs: config.pingsTimeoutMs };
 
+  // The local broker needs this server's address, so it starts after listen; until it is up, a
+  // request waits for it rather than finding no sink (a save would answer 503 sink_unavailable).
+  let settingUp: Promise<unknown> | undefined;
   const server = await new Promise<Server>((resolve, reject) => {
-    const fetch = (request: Request, env: object) => app.fetch(request, { ...env, ...bindings });
+    const fetch = (request: Request, env: object) =>
+      settingUp === undefined ? app.fetch(request, { ...env, ...bindings }) : settingUp.then(() => app.fetch(request, { ...env, ...bindings }));
     // Node checks these timeouts only every connectionsCheckingInterval (30 s by default), so a
     // slow or truncated body could hold a connection far past the limit without a shorter one.
     const serverOptions = {
@@ -113,15 +117,21 @@ export async function startServer(config: Config, available: readonly FunctionDe
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   let broker: LocalBroker | undefined;
-  try {
+  const setUp = (async () => {
     broker = bindings.sink === undefined ? await startLocalSink(config, functions, url, log) : undefined;
+    bindings.sink ??= broker?.url;
+    bindings.pingsUrl ??= `${url}/pings`;
+  })();
+  settingUp = setUp;
+  try {
+    await setUp;
   } catch (error) {
     server.close();
     await database?.close().catch(() => undefined);
     throw error;
+  } finally {
+    settingUp = undefined;
   }
-  bindings.sink ??= broker?.url;
-  bindings.pingsUrl ??= `${url}/pings`;
   log.info('listening', { url, functions: functions.map((definition) => definition.name), database: database?.kind ?? 'none' });
 
   let stopping: Promise<{ forced: boolean }> | undefined;

@@ -1,7 +1,9 @@
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { spawnServer } from './support/process.ts';
+import { spawnEntry, spawnServer } from './support/process.ts';
+import { freePort } from '../runtime/isolated/free-port.ts';
 import type { SpawnedProcess } from './support/process.ts';
 
 type Server = SpawnedProcess & { url: string };
@@ -65,6 +67,25 @@ describe('save -> worker -> view in real server processes', () => {
     const { id } = (await response.json()) as { id: string };
     const { rows } = await database.query<{ data: string }>('select data from messages where event_id = $1', [id]);
     expect(rows).toEqual([{ data: 'across containers' }]);
+  });
+
+  it('under npm start, accepts the very first save the port answers: requests wait for the local broker', async () => {
+    const port = await freePort();
+    const spawned = spawnEntry('runtime/main.ts', { PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: database.url, DATA_DIR: `.data/test-first-save-${port}` });
+    try {
+      let first: Response | undefined;
+      const deadline = Date.now() + 30_000;
+      // As soon as the port accepts: before the process has logged that it listens.
+      while (first === undefined && Date.now() < deadline) {
+        first = await fetch(`http://127.0.0.1:${port}/save`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"data":"first"}' }).catch(() => undefined);
+        if (first === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(first?.status).toBe(202);
+    } finally {
+      spawned.child.kill('SIGTERM');
+      await spawned.exited;
+      rmSync(`.data/test-first-save-${port}`, { recursive: true, force: true });
+    }
   });
 
   it('a save container without K_SINK answers 503 sink_unavailable, and a bad K_SINK stops start-up', async () => {
