@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from '../runtime/isolated/free-port.ts';
 
 export const projectRoot = new URL('../', import.meta.url).pathname;
@@ -19,16 +22,24 @@ export async function startProcess(
   timeoutMs = 30_000,
 ): Promise<BenchProcess & { startedInMs: number }> {
   const port = await freePort();
+  // Its own DATA_DIR: the event journal and the embedded database are one process's each, and a
+  // journal left by an earlier run would replay its events into this run's database.
+  const dataDir = mkdtempSync(join(tmpdir(), 'knfn-bench-'));
   const started = performance.now();
   const child = spawn(process.execPath, args, {
     cwd: projectRoot,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      rmSync(dataDir, { recursive: true, force: true });
+      resolve();
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
