@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Service } from 'kubernetes-models/v1/Service';
 import { z } from 'zod';
 import type { FunctionDefinition } from '../runtime/define-function.ts';
 import { cluster, functionHost } from './cluster.ts';
 import type { FlaggerCanaryMetric, FlaggerWebhook, ICanary, IMetricTemplate } from './flagger.ts';
+import { parseSettings, readSettingsFile } from './settings-file.ts';
 
 export const canaryDir = 'knative/canary';
 /** The one file under knative/canary/ that people edit; everything else there is generated. */
@@ -65,28 +65,12 @@ export const canarySettingsSchema = z.strictObject({
 export type CanarySettings = z.infer<typeof canarySettingsSchema>;
 
 export function parseCanarySettings(input: unknown, source = canarySettingsFile): CanarySettings {
-  const result = canarySettingsSchema.safeParse(input);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-  throw new Error(`${source} is invalid:\n${problems.join('\n')}`);
+  return parseSettings(canarySettingsSchema, input, source);
 }
 
 /** The settings in `path`; every default when there is no such file. */
 export function readCanarySettings(path: string | URL = new URL(`../${canarySettingsFile}`, import.meta.url)): CanarySettings {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return parseCanarySettings({});
-    throw new Error(`${canarySettingsFile} could not be read: ${(error as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${canarySettingsFile} is not JSON: ${(error as Error).message}`);
-  }
-  return parseCanarySettings(json);
+  return readSettingsFile(canarySettingsSchema, path, canarySettingsFile, () => parseCanarySettings({}));
 }
 
 /** The canary Revision's answers, selected by the PodMonitor's labels (see observability-manifests.ts). */

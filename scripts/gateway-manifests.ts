@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
@@ -12,6 +11,7 @@ import { renderNginxConfig } from '../runtime/gateway/nginx-config.ts';
 import type { NginxGatewaySettings } from '../runtime/gateway/nginx-config.ts';
 import { assertDistinctRoutes, publicRoutes } from '../runtime/gateway/public-routes.ts';
 import { cluster, functionHost, functionTimeoutSeconds } from './cluster.ts';
+import { parseSettings, readSettingsFile } from './settings-file.ts';
 
 export const gatewayDir = 'knative/gateway';
 /** The one file under knative/gateway/ that people edit; everything else there is generated from it. */
@@ -93,26 +93,11 @@ export type GatewaySettings = z.infer<typeof gatewaySettingsSchema>;
 
 /** Parses settings, refusing a bad value with a message naming each wrong field. */
 export function parseGatewaySettings(input: unknown, source = gatewaySettingsFile): GatewaySettings {
-  const result = gatewaySettingsSchema.safeParse(input);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-  throw new Error(`${source} is invalid:\n${problems.join('\n')}`);
+  return parseSettings(gatewaySettingsSchema, input, source);
 }
 
 export function readGatewaySettings(path: string | URL = new URL(`../${gatewaySettingsFile}`, import.meta.url)): GatewaySettings {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`${gatewaySettingsFile} could not be read: ${(error as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${gatewaySettingsFile} is not JSON: ${(error as Error).message}`);
-  }
-  return parseGatewaySettings(json);
+  return readSettingsFile(gatewaySettingsSchema, path, gatewaySettingsFile);
 }
 
 /** What the gateway's nginx.conf is rendered from: every public route, to its function's cluster-local route. */
