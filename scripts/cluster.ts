@@ -31,6 +31,12 @@ export const cluster = {
   partOf: 'knfn',
   /** PostgreSQL's Service (200-postgres.yaml), for what connects without the wsproxy: psql, pg_dump. */
   postgresHost: 'postgres.knfn.svc.cluster.local',
+  /**
+   * Redis (knative/redis/, scripts/redis-manifests.ts): what the functions share between instances
+   * but may lose (rate-limit counters, requests in flight, short-lived caches). Its password is the
+   * `redis-password` key of the database Secret, so one Secret and one deploy check cover both.
+   */
+  redis: { name: 'redis', host: 'redis.knfn.svc.cluster.local', port: 6379, database: 0, passwordKey: 'redis-password' },
 } as const;
 
 /**

@@ -9,6 +9,7 @@ import { monitoringDir } from './observability-manifests.ts';
 import { cluster, writeManifests } from './manifests.ts';
 import { postgresImage } from './cluster.ts';
 import { migrateDir, migrationJobName, rolesJobName } from './migrate-manifests.ts';
+import { redisDir } from './redis-manifests.ts';
 import { parseRelease, ReleaseError } from './release.ts';
 import type { Release } from './release.ts';
 
@@ -211,6 +212,8 @@ export function secretRefusal(answer: Answer, example = exampleSecret()): string
   if (unchanged.length > 0) {
     return `the Secret ${name} still holds the placeholder ${placeholder} in ${unchanged.join(', ')}: set a real password in each password and its url (knative/README.md)`;
   }
+  const redisProblem = redisPasswordProblem(values.get(cluster.redis.passwordKey) ?? '');
+  if (redisProblem !== undefined) return `the Secret ${name}: ${cluster.redis.passwordKey} ${redisProblem}`;
   // Each role's connection string must log in as that role with that role's password: the role
   // bootstrap sets the password from the `*-password` key, the workloads connect with the `*-url`.
   for (const role of Object.values(cluster.databaseRoles)) {
@@ -228,6 +231,20 @@ export function secretRefusal(answer: Answer, example = exampleSecret()): string
       return `the Secret ${name}: the password in ${role.urlKey} differs from ${role.passwordKey}, so ${role.name} could not log in`;
     }
   }
+  return undefined;
+}
+
+/** Redis answers as fast as it is asked: a short password is guessed quickly. */
+export const redisPasswordMinLength = 16;
+
+/**
+ * Why a Redis password cannot be used, or undefined. The kubelet puts it unencoded into every
+ * function's REDIS_URL, and the Redis container writes it unquoted into its config, so only the
+ * characters a URL's userinfo and redis.conf take as they are (RFC 3986 unreserved) are allowed.
+ */
+export function redisPasswordProblem(password: string): string | undefined {
+  if (!/^[A-Za-z0-9._~-]*$/.test(password)) return 'may hold only A-Z a-z 0-9 . _ ~ - (it goes unencoded into REDIS_URL): e.g. openssl rand -hex 32';
+  if (password.length < redisPasswordMinLength) return `must be at least ${redisPasswordMinLength} characters long: e.g. openssl rand -hex 32`;
   return undefined;
 }
 
@@ -294,6 +311,11 @@ export function deploySteps(tree: ReleaseTree): Step[] {
       why: 'PostgreSQL, the wsproxy and the policies that admit only the functions and the migration Job',
       args: ['apply', '-f', file('200-postgres.yaml'), '-f', file('250-networkpolicy.yaml')],
     },
+    {
+      kind: 'run',
+      why: 'Redis (rate-limit counters, requests in flight, caches), starting while the database is migrated',
+      args: ['apply', '-k', join(dir, relative('knative', redisDir))],
+    },
     { kind: 'run', why: 'PostgreSQL accepts connections', args: ['rollout', 'status', 'statefulset/postgres', ...ns, '--timeout=300s'] },
     { kind: 'run', why: 'the wsproxy the migration and the functions connect through', args: ['rollout', 'status', 'deployment/wsproxy', ...ns, '--timeout=120s'] },
     {
@@ -326,6 +348,12 @@ export function deploySteps(tree: ReleaseTree): Step[] {
       kind: 'run',
       why: 'eventing (Broker, Trigger, SinkBinding, dead-letter sink) and the nightly backup',
       args: ['apply', '-f', file('500-eventing.yaml'), '-f', file('600-backup-cronjob.yaml')],
+    },
+    {
+      kind: 'run',
+      why: 'Redis answers before the functions that share it start (without it they would only degrade)',
+      args: ['rollout', 'status', 'statefulset/redis', ...ns, '--timeout=300s'],
+      onFailure: { args: ['logs', 'statefulset/redis', ...ns, '--tail=50'], message: 'Redis did not become ready: its log is above (kubectl describe pod redis-0 -n knfn)' },
     },
     { kind: 'run', why: 'the public gateway: it starts without the functions and answers 502 for one not there yet', args: ['apply', '-k', file('gateway')] },
     ...(hasCanaryLayers(dir)

@@ -63,6 +63,10 @@ describe('the public gateway in front of cluster-local functions (real nginx)', 
     const pingsAddress = (listening?.functions as Record<string, string>)['pings'];
     expect(env.get('PINGS_URL')).toBe(`${pingsAddress}/pings`);
     expect(env.get('DATABASE_WS_PROXY')).toMatch(/^127\.0\.0\.1:\d+\/v1$/);
+    // The manifest's redis://:$(REDIS_PASSWORD)@redis.knfn...: this machine's Redis, no password.
+    expect(env.get('REDIS_URL')).toBe('redis://127.0.0.1:6379/0');
+    expect(env.get('REDIS_PASSWORD')).toBe('');
+    expect(env.get('TRUSTED_PROXIES')).toBe('127.0.0.1,::1');
     expect([...env.values()].filter((value) => value.includes('svc.cluster.local'))).toEqual([]);
   });
 

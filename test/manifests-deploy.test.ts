@@ -73,6 +73,7 @@ describe('npm run deploy -- --dry-run', () => {
       "kubectl get secret knfn-database -n knfn -o 'jsonpath={.data}'",
       'kubectl apply -f <release>/000-namespace.yaml',
       'kubectl apply -f <release>/200-postgres.yaml -f <release>/250-networkpolicy.yaml',
+      'kubectl apply -k <release>/redis',
       'kubectl rollout status statefulset/postgres -n knfn --timeout=300s',
       'kubectl rollout status deployment/wsproxy -n knfn --timeout=120s',
       'kubectl apply -f <release>/migrate/roles-configmap.yaml',
@@ -86,6 +87,7 @@ describe('npm run deploy -- --dry-run', () => {
       'kubectl apply -f <release>/migrate/grants-job.yaml',
       `kubectl get job grants-sha-5e5e5e5e5e5e -n knfn -o 'jsonpath={.status.conditions[?(@.status=="True")].type}'`,
       'kubectl apply -f <release>/500-eventing.yaml -f <release>/600-backup-cronjob.yaml',
+      'kubectl rollout status statefulset/redis -n knfn --timeout=300s',
       'kubectl apply -k <release>/gateway',
       'kubectl apply -k <release>/functions',
       'kubectl apply -k <release>',
@@ -194,6 +196,7 @@ const realSecretValues: Record<string, string> = {
   'stats-password': 'stats-p4ss',
   'stats-url': 'postgres://knfn_stats:stats-p4ss@postgres.knfn.svc.cluster.local:5432/knfn',
   'backup-password': 'backup-p4ss',
+  'redis-password': '0123456789abcdef0123456789abcdef',
 };
 
 describe('the database Secret check', () => {
@@ -215,6 +218,18 @@ describe('the database Secret check', () => {
     expect(secretRefusal({ status: 1, stdout: '', stderr: 'Error from server (NotFound): secrets "knfn-database" not found' })).toMatch(
       /apply knative\/000-namespace\.yaml, then create the Secret/,
     );
+  });
+
+  it('refuses a Redis password that is missing, the placeholder, short, or not URL-safe', () => {
+    const { 'redis-password': _, ...withoutRedis } = real;
+    expect(secretRefusal(encode(withoutRedis))).toMatch(/has no redis-password/);
+    expect(secretRefusal(encode({ ...real, 'redis-password': 'CHANGE_ME' }))).toMatch(/placeholder CHANGE_ME in redis-password/);
+    expect(secretRefusal(encode({ ...real, 'redis-password': 'abc123' }))).toMatch(/redis-password must be at least 16 characters long/);
+    // `@` and `/` would end the URL's userinfo early, `%` start an escape: REDIS_URL would break.
+    for (const password of ['p@ssword-p@ssword', 'pass/word/pass/word', 'pass%20word-12345', 'with space 0123456789']) {
+      expect(secretRefusal(encode({ ...real, 'redis-password': password })), password).toMatch(/redis-password may hold only A-Z a-z 0-9 \. _ ~ -/);
+    }
+    expect(secretRefusal(encode({ ...real, 'redis-password': 'Abc.def_ghi~jkl-0123' }))).toBeUndefined();
   });
 });
 
@@ -284,10 +299,22 @@ describe('npm run deploy against a fake kubectl', () => {
     expect(applies(run.calls).map((call) => call.replace(/\/tmp\/\S+\/knative/g, '<release>'))).toEqual([
       'apply -f <release>/000-namespace.yaml',
       'apply -f <release>/200-postgres.yaml -f <release>/250-networkpolicy.yaml',
+      'apply -k <release>/redis',
       'apply -f <release>/migrate/roles-configmap.yaml',
       'apply -f <release>/migrate/roles-job.yaml',
       'apply -f <release>/migrate/job.yaml',
     ]);
+  });
+
+  it('stops before any function when Redis does not become ready, showing its log', async () => {
+    const redisFails: FakeRule = { match: /^rollout status statefulset\/redis /, answers: [{ status: 1, stderr: 'error: timed out waiting for the condition\n' }] };
+    const redisLog: FakeRule = { match: /^logs statefulset\/redis /, answers: [{ stdout: 'redis: the Secret knfn-database key redis-password is empty\n' }] };
+    const run = await deployWith([redisFails, redisLog, ...cluster()]);
+    expect(run.status).toBe(1);
+    expect(run.out).toContain('redis: the Secret knfn-database key redis-password is empty');
+    expect(run.err).toContain('Redis did not become ready');
+    expect(run.calls.some((call) => /^apply -k \S+\/functions$/.test(call))).toBe(false);
+    expect(run.calls.at(-1)).toBe('logs statefulset/redis -n knfn --tail=50');
   });
 
   it('applies the functions only after the Job completed, and waits for them and the gateway', async () => {
@@ -301,6 +328,7 @@ describe('npm run deploy against a fake kubectl', () => {
     expect(run.calls.findIndex((call) => call.startsWith('rollout status statefulset/postgres'))).toBeLessThan(
       run.calls.findIndex((call) => call.endsWith('/migrate/job.yaml')),
     );
+    expect(run.calls.findIndex((call) => call.startsWith('rollout status statefulset/redis'))).toBeLessThan(functions);
     expect(run.calls.slice(-2)).toEqual(['wait --for=condition=Ready ksvc --all -n knfn --timeout=300s', 'rollout status deployment/gateway -n knfn --timeout=120s']);
     // The rendered tree is gone; the committed one was never touched.
     const dir = /manifests rendered into (\S+)/.exec(run.out)?.[1] as string;

@@ -23,6 +23,7 @@ import { gatewayDir, gatewaySettingsFile, readGatewaySettings } from '../scripts
 import { cluster, functionService, functionsDir, generatedFiles, validateKnativeService, withServingPort } from '../scripts/manifests.ts';
 import { migrateDir, migrationJobName } from '../scripts/migrate-manifests.ts';
 import { monitoringDir } from '../scripts/observability-manifests.ts';
+import { redisDir } from '../scripts/redis-manifests.ts';
 import { defaultRelease, imageProblem, parseRelease } from '../scripts/release.ts';
 import { defaultPoolMax } from '../runtime/define-function.ts';
 import { renderKustomization as render } from './support/kustomize.ts';
@@ -106,9 +107,9 @@ function onlyContainer(object: KubeObject): Container {
 }
 
 describe('generated function manifests', () => {
-  it('match the checked-in files under knative/functions, gateway, migrate, canary and monitoring (run npm run manifests)', () => {
+  it('match the checked-in files under knative/functions, gateway, migrate, redis, canary and monitoring (run npm run manifests)', () => {
     const expected = generatedFiles();
-    const onDisk = [functionsDir, gatewayDir, migrateDir, canaryDir, monitoringDir]
+    const onDisk = [functionsDir, gatewayDir, migrateDir, redisDir, canaryDir, monitoringDir]
       .flatMap((directory) => readdirSync(join(root, directory)).map((file) => join(directory, file)))
       .filter((path) => path !== gatewaySettingsFile && path !== canarySettingsFile)
       .sort();
@@ -157,6 +158,10 @@ describe('kubectl kustomize knative/', () => {
       'Service/gateway',
       'Ingress/gateway',
       'PodDisruptionBudget/gateway',
+      'StatefulSet/redis',
+      'Service/redis',
+      'ConfigMap/redis',
+      'NetworkPolicy/redis-ingress',
     ]) {
       expect(kinds, required).toContain(required);
     }
@@ -200,10 +205,12 @@ describe('kubectl kustomize knative/', () => {
     const text = JSON.stringify(rendered);
     expect(text).not.toMatch(/postgres(ql)?:\/\//);
     expect(text).not.toContain('CHANGE_ME');
+    // A Redis URL carries only the reference the kubelet fills in from the Secret.
+    expect((text.match(/rediss?:\/\/[^@"]*@/g) ?? []).filter((prefix) => prefix !== 'redis://:$(REDIS_PASSWORD)@')).toEqual([]);
     for (const object of rendered) {
       for (const container of object.spec?.template?.spec?.containers ?? []) {
         for (const variable of container.env ?? []) {
-          if (/PASSWORD|DATABASE_URL|SECRET|TOKEN/.test(variable.name)) {
+          if (/PASSWORD|DATABASE_URL|SECRET|TOKEN|AUTH$/.test(variable.name)) {
             expect(variable.value, `${object.metadata.name} ${variable.name} is inline`).toBeUndefined();
             expect(variable.valueFrom?.secretKeyRef?.name).toBe(cluster.databaseSecret.name);
           }
@@ -312,6 +319,19 @@ describe.each(allFunctions.map((definition) => [definition.name, definition] as 
     expect(env.get('DATABASE_POOL_MAX')?.value).toBe(String(definition.usesDatabase ? (definition.poolMax ?? defaultPoolMax) : 1));
     expect(env.get('DATABASE_WS_PROXY')?.value).toBe(cluster.wsProxy);
     expect(env.get('MIGRATE_ON_START')?.value).toBe('false');
+  });
+
+  it('reaches Redis with the Secret\'s password expanded by the kubelet, and trusts only queue-proxy\'s forwarding', () => {
+    const env = onlyContainer(service()).env ?? [];
+    const names = env.map((variable) => variable.name);
+    expect(env.find((variable) => variable.name === 'REDIS_PASSWORD')).toEqual({
+      name: 'REDIS_PASSWORD',
+      valueFrom: { secretKeyRef: { name: 'knfn-database', key: 'redis-password' } },
+    });
+    expect(env.find((variable) => variable.name === 'REDIS_URL')?.value).toBe('redis://:$(REDIS_PASSWORD)@redis.knfn.svc.cluster.local:6379/0');
+    // The kubelet expands a reference only to a variable defined earlier in the list.
+    expect(names.indexOf('REDIS_PASSWORD')).toBeLessThan(names.indexOf('REDIS_URL'));
+    expect(env.find((variable) => variable.name === 'TRUSTED_PROXIES')?.value).toBe('127.0.0.1,::1');
   });
 
   it('answers within the timeout the gateway waits longer than', () => {

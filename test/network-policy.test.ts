@@ -61,6 +61,7 @@ const pod = {
   logOutput: podOf(rendered, 'Service', 'log-output'),
   wsproxy: podOf(rendered, 'Deployment', 'wsproxy'),
   postgres: podOf(rendered, 'StatefulSet', 'postgres'),
+  redis: podOf(rendered, 'StatefulSet', 'redis'),
   gateway: podOf(rendered, 'Deployment', 'gateway'),
   migrate: podOf(rendered, 'Job', migrationJobName(release)),
   roles: podOf(rendered, 'Job', rolesJobName(release, 'roles')),
@@ -140,6 +141,24 @@ const flows: [from: Name, to: Name, port: number, allowed: boolean, protocol?: '
   ['flagger', 'loadTester', 8080, true],
   ['loadTester', 'kourier', 8081, true],
   ['loadTester', 'postgres', 5432, false],
+  // Redis: the functions only (each one is checked below); it calls nothing itself.
+  ['pingpong', 'redis', 6379, true],
+  ['pingpong', 'redis', 6380, false],
+  ['gateway', 'redis', 6379, false],
+  ['postgres', 'redis', 6379, false],
+  ['wsproxy', 'redis', 6379, false],
+  ['migrate', 'redis', 6379, false],
+  ['backup', 'redis', 6379, false],
+  ['brokerIngress', 'redis', 6379, false],
+  ['loadTester', 'redis', 6379, false],
+  ['stranger', 'redis', 6379, false],
+  ['prometheus', 'redis', 6379, false],
+  ['kourier', 'redis', 6379, false],
+  ['otherNamespace', 'redis', 6379, false],
+  ['internet', 'redis', 6379, false],
+  ['redis', 'internet', 443, false],
+  ['redis', 'postgres', 5432, false],
+  ['redis', 'pingpong', 8080, false],
 ];
 
 describe('the rendered network policies', () => {
@@ -152,6 +171,13 @@ describe('the rendered network policies', () => {
     '%s',
     (_, from, to, port, allowed, protocol) => {
       expect(isAllowed(policies, { from: pod[from], to: pod[to], port, ...(protocol ? { protocol } : {}) })).toBe(allowed);
+    },
+  );
+
+  it.each(rendered.filter((object) => object.apiVersion === 'serving.knative.dev/v1').map((object) => object.metadata.name))(
+    'let the function %s reach Redis on 6379',
+    (name) => {
+      expect(isAllowed(policies, { from: podOf(rendered, 'Service', name), to: pod.redis, port: 6379 })).toBe(true);
     },
   );
 

@@ -11,7 +11,7 @@ import { selectFunctions } from '../server.ts';
 import { activate, createHttpServer } from './activator.ts';
 import { buildBundles } from './bundles.ts';
 import { IsolatedConfigError } from './config.ts';
-import { containerEnv, loadManifestScript } from './container-env.ts';
+import { containerEnv, loadManifestScript, localRedis } from './container-env.ts';
 import type { LocalCluster } from './container-env.ts';
 import { spawnFunction } from './function-process.ts';
 import { createInstance } from './instance.ts';
@@ -108,7 +108,7 @@ export async function startIsolated(
       log,
     });
   }
-  local = localCluster(manifests.cluster, functions, addresses, config.database.url, wsProxy, config.sink ?? broker?.url);
+  local = localCluster(manifests.cluster, functions, addresses, config.database.url, wsProxy, config.sink ?? broker?.url, localRedis(manifests.cluster.redis, env));
 
   const gateway = await startPublicGateway({
     mode: isolated.gateway,
@@ -153,7 +153,7 @@ function clusterHostOf(cluster: { namespace: string }, name: string): string {
 
 /**
  * Local stand-ins for what the containers' environment names: each function's cluster-local host
- * (its activator), the wsproxy (the bridge), the database Secret, and the Broker that the
+ * (its activator), the wsproxy (the bridge), Redis, the database Secret, and the Broker that the
  * SinkBinding gives `save` (the local broker; without one, the message worker at its Trigger's path).
  */
 function localCluster(
@@ -162,12 +162,14 @@ function localCluster(
     wsProxy: string;
     databaseSecret: { name: string };
     databaseRoles: Readonly<Record<string, { urlKey: string | undefined }>>;
+    redis: { passwordKey: string };
   },
   functions: readonly FunctionDefinition[],
   addresses: ReadonlyMap<string, string>,
   databaseUrl: string,
   wsProxy: string | undefined,
   sink: string | undefined,
+  redis: ReturnType<typeof localRedis>,
 ): LocalCluster {
   const hosts = new Map([...addresses].map(([name, address]) => [clusterHostOf(cluster, name), address]));
   const clusterWsProxyHost = cluster.wsProxy.split('/', 1)[0] ?? '';
@@ -178,11 +180,15 @@ function localCluster(
   const saveSink = sink ?? localSink;
   return {
     hosts,
+    urls: new Map([[redis.clusterAddress, redis.url]]),
     // Locally every role's connection string is the one database URL: the roles are the cluster's.
     secrets: {
-      [cluster.databaseSecret.name]: Object.fromEntries(
-        Object.values(cluster.databaseRoles).flatMap(({ urlKey }) => (urlKey === undefined ? [] : [[urlKey, databaseUrl]])),
-      ),
+      [cluster.databaseSecret.name]: {
+        ...Object.fromEntries(
+          Object.values(cluster.databaseRoles).flatMap(({ urlKey }) => (urlKey === undefined ? [] : [[urlKey, databaseUrl]])),
+        ),
+        [cluster.redis.passwordKey]: redis.password,
+      },
     },
     sinks: saveSink === undefined ? {} : { save: saveSink },
   };
