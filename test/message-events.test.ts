@@ -278,4 +278,13 @@ describe('knative/500-eventing.yaml', () => {
     }
     expect(retryWindowSeconds(find('Trigger').spec['delivery'] as Delivery)).toBe(1023);
   });
+
+  it('delivers several events at once, so the worker can batch them, within what one worker pod takes', () => {
+    const parallelism = Number(find('Trigger').metadata.annotations?.['rabbitmq.eventing.knative.dev/parallelism']);
+    expect(parallelism).toBeGreaterThan(1);
+    const worker = parseAllDocuments(readFileSync(new URL('../knative/functions/message-worker.yaml', import.meta.url), 'utf8'))[0]?.toJSON() as {
+      spec: { template: { spec: { containerConcurrency: number } } };
+    };
+    expect(parallelism).toBeLessThanOrEqual(worker.spec.template.spec.containerConcurrency);
+  });
 });

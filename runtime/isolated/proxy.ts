@@ -1,6 +1,5 @@
 import { request } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
 import type { Lease } from './instance.ts';
 import { sendError } from './respond.ts';
 
@@ -37,7 +36,12 @@ export function forward(incoming: IncomingMessage, outgoing: ServerResponse, lea
       const headers = endToEnd(answer.headers);
       if (lease.coldStartMs !== undefined) headers['x-knfn-cold-start'] = String(lease.coldStartMs);
       outgoing.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
-      pipeline(answer, outgoing, () => undefined);
+      // pipe, not pipeline: pipeline aborts an internal AbortController when it finishes, which
+      // builds a DOMException with its stack for every answer (a third of this process's CPU per
+      // save through the gateway, measured). An upstream reset mid-answer ends the client's
+      // response; the client going away destroys upstream (above).
+      answer.once('error', () => outgoing.destroy());
+      answer.pipe(outgoing);
     },
   );
   upstream.once('error', () => {

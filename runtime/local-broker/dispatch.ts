@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import type { Transport } from './transport.ts';
 
 /** An accepted CloudEvent as the local broker keeps it: the HTTP message it arrived as (binary or structured). */
 export interface StoredEvent {
@@ -19,6 +20,8 @@ export interface DispatchOptions {
   holdMs: number;
   /** Per attempt: a subscriber that hangs is a failed attempt. */
   attemptTimeoutMs: number;
+  /** How an attempt reaches the subscriber and the dead-letter sink. */
+  transport: Transport;
   log: Logger;
 }
 
@@ -48,7 +51,7 @@ export async function dispatch(
   const started = performance.now();
   let backoffMs = options.initialBackoffMs;
   for (let attempt = 1; ; attempt++) {
-    const answer = await post(options.subscriber, event.headers, event.body, options.attemptTimeoutMs, signal);
+    const answer = await post(options.transport, options.subscriber, event.headers, event.body, options.attemptTimeoutMs, signal);
     onAttempt(answer.status >= 200 && answer.status < 300);
     if (answer.status >= 200 && answer.status < 300) return 'delivered';
     if (answer.status !== 0 && !isRetryable(answer.status)) {
@@ -74,7 +77,7 @@ async function deadLetter(event: StoredEvent, answer: Answer, options: DispatchO
     'ce-knativeerrorcode': String(answer.status),
     'ce-knativeerrordata': Buffer.from(answer.text.slice(0, 1024)).toString('base64'),
   };
-  const stored = await post(options.deadLetterSink, headers, event.body, options.attemptTimeoutMs, signal);
+  const stored = await post(options.transport, options.deadLetterSink, headers, event.body, options.attemptTimeoutMs, signal);
   if (stored.status >= 200 && stored.status < 300) {
     options.log.warn('event refused by its subscriber: dead-lettered', { eventId: event.id, status: answer.status });
     return true;
@@ -89,10 +92,9 @@ interface Answer {
   text: string;
 }
 
-async function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal: AbortSignal): Promise<Answer> {
+async function post(transport: Transport, url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal: AbortSignal): Promise<Answer> {
   try {
-    const response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
-    return { status: response.status, text: await response.text() };
+    return await transport(url, headers, body, { timeoutMs, signal });
   } catch (error) {
     return { status: 0, text: error instanceof Error ? error.message : String(error) };
   }

@@ -1,5 +1,6 @@
+import { setMaxListeners } from 'node:events';
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../config.ts';
@@ -7,8 +8,11 @@ import type { Logger } from '../logger.ts';
 import { dispatch } from './dispatch.ts';
 import type { DispatchOptions, StoredEvent } from './dispatch.ts';
 import { FileQueue } from './file-queue.ts';
+import { serveInProcess } from './in-process.ts';
 import type { DurableQueue } from './queue.ts';
 import { RabbitmqQueue } from './rabbitmq-queue.ts';
+import { appTransport, httpTransport } from './transport.ts';
+import type { AppFetch } from './transport.ts';
 
 export type { StoredEvent } from './dispatch.ts';
 
@@ -26,8 +30,17 @@ export interface LocalBrokerOptions {
   log: Logger;
   /** Overrides of the delivery timing (tests shorten them). */
   delivery?: Partial<Pick<DispatchOptions, 'initialBackoffMs' | 'maxBackoffMs' | 'holdMs' | 'attemptTimeoutMs'>>;
-  /** Events delivered at once. */
+  /**
+   * Events delivered at once. Enough for every save of a busy client to have its delivery under
+   * way, so the worker can store them in shared statements.
+   */
   concurrency?: number;
+  /**
+   * This process's app, when it serves `subscriber` and `deadLetterSink` itself (`npm start`):
+   * deliveries are handed to it as Requests rather than sent over a loopback socket. Without it
+   * (`--isolated`: the worker is another process) they go over HTTP, as in the cluster.
+   */
+  app?: AppFetch;
 }
 
 export interface LocalBroker {
@@ -52,7 +65,7 @@ const maxEventBytes = 1024 * 1024;
  */
 export async function startLocalBroker(options: LocalBrokerOptions): Promise<LocalBroker> {
   const { log } = options;
-  const concurrency = options.concurrency ?? 8;
+  const concurrency = options.concurrency ?? 128;
   const queue: FileQueue | RabbitmqQueue =
     options.queue.kind === 'file'
       ? new FileQueue(options.queue.dir, concurrency, log)
@@ -66,10 +79,13 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
     maxBackoffMs: 5000,
     holdMs: 30_000,
     attemptTimeoutMs: 10_000,
+    transport: options.app ? appTransport(options.app) : httpTransport,
     log,
     ...options.delivery,
   };
   const stopping = new AbortController();
+  // Each delivery under way listens for the stop (its request or its backoff): one listener each.
+  setMaxListeners(concurrency + 10, stopping.signal);
   const firstAttempts = new Map<string, () => void>();
   let healthy = true;
   await queue.consume(async (event) => {
@@ -80,14 +96,32 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
     return outcome !== 'retry';
   });
 
-  const server = createServer((request, response) => {
-    void accept(request, response, queue, () => healthy, firstAttempts).catch((error: unknown) => {
+  const accept = async (headers: IncomingHttpHeaders, body: string): Promise<Refusal | undefined> => {
+    try {
+      return await acceptEvent(headers, body, queue, () => healthy, firstAttempts);
+    } catch (error) {
       log.error('local broker: could not accept an event', { error });
-      if (!response.headersSent) reply(response, 503, 'the local event queue is unavailable; retry shortly');
+      return { status: 503, message: 'the local event queue is unavailable; retry shortly' };
+    }
+  };
+  const server = createServer((request, response) => {
+    void (async () => {
+      if (request.method !== 'POST') return reply(response, { status: 405, message: 'POST a CloudEvent' });
+      const body = await readBody(request);
+      if (body === undefined) return reply(response, { status: 413, message: 'event too large' });
+      reply(response, await accept(request.headers, body));
+    })().catch((error: unknown) => {
+      log.error('local broker: could not accept an event', { error });
+      if (!response.headersSent) reply(response, { status: 503, message: 'the local event queue is unavailable; retry shortly' });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  // Publishers in this process (save under `npm start`) skip the socket; the answers are the same.
+  const stopServingInProcess = serveInProcess(url, async (headers, body) => {
+    if (Buffer.byteLength(body) > maxEventBytes) return 413;
+    return (await accept(headers, body))?.status ?? 202;
+  });
   log.info('local broker ready', { url, queue: options.queue.kind === 'file' ? options.queue.dir : options.queue.queue, subscriber: options.subscriber });
 
   let closing: Promise<void> | undefined;
@@ -96,6 +130,7 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
     kind: options.queue.kind,
     close: () => {
       closing ??= (async () => {
+        stopServingInProcess();
         await closeServer(server);
         stopping.abort();
         await queue.close();
@@ -105,22 +140,31 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
   };
 }
 
-async function accept(
-  request: IncomingMessage,
-  response: ServerResponse,
+interface Refusal {
+  status: number;
+  message: string;
+}
+
+/**
+ * Keeps the event durably and resolves once it is kept (undefined: answer 202), or with why it was
+ * refused. While deliveries succeed, it also waits for the event's first delivery (see
+ * `firstDeliveryWaitMs`). Only CloudEvent headers are kept: they are what the worker reads.
+ */
+async function acceptEvent(
+  received: IncomingHttpHeaders,
+  body: string,
   queue: DurableQueue,
   healthy: () => boolean,
   firstAttempts: Map<string, () => void>,
-): Promise<void> {
-  if (request.method !== 'POST') return reply(response, 405, 'POST a CloudEvent');
-  const body = await readBody(request);
-  if (body === undefined) return reply(response, 413, 'event too large');
+): Promise<Refusal | undefined> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
+  for (const [receivedName, value] of Object.entries(received)) {
+    // Lower case already over HTTP; a publisher in this process may spell them otherwise.
+    const name = receivedName.toLowerCase();
     if ((name.startsWith('ce-') || name === 'content-type') && typeof value === 'string') headers[name] = value;
   }
   const id = headers['ce-id'] ?? structuredId(headers, body);
-  if (!id) return reply(response, 400, 'not a CloudEvent: no id');
+  if (!id) return { status: 400, message: 'not a CloudEvent: no id' };
   const event: StoredEvent = { id, headers, body };
 
   let attempted: Promise<void> | undefined;
@@ -129,11 +173,18 @@ async function accept(
   }
   try {
     await queue.publish(event);
-    if (attempted) await Promise.race([attempted, new Promise((resolve) => setTimeout(resolve, firstDeliveryWaitMs))]);
+    if (attempted) await within(attempted, firstDeliveryWaitMs);
   } finally {
     if (attempted) firstAttempts.delete(id);
   }
-  reply(response, 202);
+  return undefined;
+}
+
+/** Resolves when `promise` does or after `ms`, whichever comes first. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function structuredId(headers: Record<string, string>, body: string): string | undefined {
@@ -157,13 +208,13 @@ async function readBody(request: IncomingMessage): Promise<string | undefined> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function reply(response: ServerResponse, status: number, message?: string): void {
-  if (message === undefined) {
-    response.writeHead(status).end();
+function reply(response: ServerResponse, refusal: Refusal | undefined): void {
+  if (refusal === undefined) {
+    response.writeHead(202).end();
     return;
   }
-  const code = status === 503 ? 'queue_unavailable' : 'invalid_event';
-  response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code, message } }));
+  const code = refusal.status === 503 ? 'queue_unavailable' : 'invalid_event';
+  response.writeHead(refusal.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code, message: refusal.message } }));
 }
 
 function closeServer(server: Server): Promise<void> {
