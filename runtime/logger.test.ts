@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { formatPretty } from './log-pretty.ts';
 import { createLogger, logFormatter, redact } from './logger.ts';
@@ -50,5 +51,73 @@ describe('the pretty format', () => {
 
   it('is not chosen for JSON', async () => {
     expect(await logFormatter('json')).toBeUndefined();
+  });
+});
+
+describe('the access log fast path', () => {
+  const logged = (fields: Record<string, unknown>) => {
+    const lines: string[] = [];
+    createLogger({ level: 'info', base: { service: 'svc' }, write: (line) => lines.push(line) })
+      .child({ function: 'pingpong' })
+      .info('request', fields);
+    return lines[0] ?? '';
+  };
+
+  it('keeps the field order of the line: time, level, msg, base, child, then the call', () => {
+    const line = logged({ requestId: 'r1', method: 'GET', path: '/pingpong', status: 200, ms: 1.25 });
+    expect(line).toMatch(
+      /^\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"info","msg":"request","service":"svc","function":"pingpong","requestId":"r1","method":"GET","path":"\/pingpong","status":200,"ms":1.25\}$/,
+    );
+    const time = Date.parse((JSON.parse(line) as { time: string }).time);
+    expect(Math.abs(time - Date.now())).toBeLessThan(1000);
+  });
+
+  it('still redacts a client-sent value that looks like a secret', () => {
+    const line = logged({ requestId: 'password=hunter2', path: '/x/postgres://u:pw@h/d', note: 'a "quoted" \\ line\nbreak' });
+    expect(JSON.parse(line)).toMatchObject({ requestId: 'password=***', path: '/x/postgres://u:***@h/d', note: 'a "quoted" \\ line\nbreak' });
+    expect(line).not.toContain('hunter2');
+  });
+
+  it('writes what a child adds on each of its lines, read when it first logs', () => {
+    const lines: string[] = [];
+    const child = createLogger({ level: 'info', write: (line) => lines.push(line) }).child({ requestId: 'r2' }).child({ step: 2 });
+    child.info('one');
+    child.warn('two', { n: Number.NaN, skipped: undefined });
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toMatchObject([
+      { msg: 'one', requestId: 'r2', step: 2 },
+      { msg: 'two', level: 'warn', requestId: 'r2', step: 2, n: null },
+    ]);
+    expect(lines[1]).not.toContain('skipped');
+  });
+});
+
+describe('stdout', () => {
+  const projectRoot = new URL('../', import.meta.url).pathname;
+  const run = (code: string) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.once('error', reject);
+      child.once('exit', () => resolve(output));
+    });
+
+  it('gets every line, in order, when the process exits after flushLogs', async () => {
+    const output = await run(
+      "import { createLogger, flushLogs } from './runtime/logger.ts';" +
+        "const log = createLogger({ level: 'info' });" +
+        'for (let i = 0; i < 5000; i++) { log.info("line", { i }); if (i % 100 === 0) await new Promise((r) => setImmediate(r)); }' +
+        'await flushLogs(); process.exit(0);',
+    );
+    const numbers = output.trim().split('\n').map((line) => (JSON.parse(line) as { i: number }).i);
+    expect(numbers).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+  });
+
+  it('gets the lines of a process that exits straight after logging them', async () => {
+    const output = await run(
+      "import { createLogger } from './runtime/logger.ts';" +
+        "const log = createLogger({ level: 'info' }); log.info('first'); log.error('last words'); process.exit(3);",
+    );
+    expect(output.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(['first', 'last words']);
   });
 });

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from './config.ts';
 import type { Config } from './config.ts';
-import { redact, safeStack } from './logger.ts';
+import { flushLogs, redact, safeStack } from './logger.ts';
 import { startServer } from './server.ts';
 import { checkPortFree, explainStartupFailure } from './startup.ts';
 
@@ -29,13 +29,18 @@ async function main(): Promise<void> {
 
   const onSignal = (signal: NodeJS.Signals) => {
     server.log.info('signal received', { signal });
-    void server.stop().then(({ forced }) => process.exit(forced ? 1 : 0));
+    // Log lines are written in batches: the last ones ("stopped") must reach stdout before exit.
+    void server.stop().then(async ({ forced }) => {
+      await flushLogs();
+      process.exit(forced ? 1 : 0);
+    });
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
+  await flushLogs();
   if (error instanceof ConfigError) {
     process.stderr.write(`knfn: ${error.message}\n`);
   } else {

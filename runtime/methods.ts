@@ -1,4 +1,5 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
 import { METHOD_NAME_ALL } from 'hono/router';
 import { TrieRouter } from 'hono/router/trie-router';
 import type { FunctionApp } from './define-function.ts';
@@ -40,6 +41,21 @@ export function allowedMethods(app: FunctionApp): (path: string) => string[] | u
     }
     return methods;
   };
+}
+
+/**
+ * True when a route (not a `use()` middleware) of the app serving `c` takes the request's own
+ * method on its path: the router has matched it already, so the common case needs no second
+ * lookup through `allowedMethods`. HEAD is never taken here: Hono routes it to GET handlers, and
+ * whether HEAD is allowed depends on `changesState`.
+ */
+export function routeTakesMethod(c: Context): boolean {
+  const method = c.req.method;
+  if (method === 'HEAD') return false;
+  for (const route of matchedRoutes(c)) {
+    if (route.method === method || (route.method === METHOD_NAME_ALL && !route.path.endsWith('*'))) return true;
+  }
+  return false;
 }
 
 export function methodNotAllowed(method: string, path: string, allowed: readonly string[]): ApiError {

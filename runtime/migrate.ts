@@ -1,7 +1,7 @@
 import { openDatabase } from '../db/client.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { Config } from './config.ts';
-import { createLogger, logFormatter, redact, safeStack } from './logger.ts';
+import { createLogger, flushLogs, logFormatter, redact, safeStack } from './logger.ts';
 import { explainStartupFailure } from './startup.ts';
 
 /**
@@ -22,9 +22,14 @@ async function migrateAndExit(): Promise<void> {
   }
 }
 
+// Log lines are written in batches: flushed before exit, or "migrations applied" could be lost.
 migrateAndExit().then(
-  () => process.exit(0),
-  (error: unknown) => {
+  async () => {
+    await flushLogs();
+    process.exit(0);
+  },
+  async (error: unknown) => {
+    await flushLogs();
     const message = error instanceof ConfigError ? error.message : explainStartupFailure(error, config?.database);
     process.stderr.write(`knfn migrate: ${message}\n`);
     if (config?.logLevel === 'debug' && error instanceof Error) process.stderr.write(`${redact(safeStack(error))}\n`);

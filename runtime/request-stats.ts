@@ -66,6 +66,8 @@ export function createRequestStatsRecorder({ write, log, now = Date.now }: Recor
   const started = new Set<string>();
   let flushing: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
+  let last: StatsEntry | undefined;
+  let lastKey = '';
 
   const mergeBack = (failed: StatsEntry[]) => {
     for (const entry of failed) {
@@ -107,8 +109,14 @@ export function createRequestStatsRecorder({ write, log, now = Date.now }: Recor
     record(fn, method, route, status, durationMs) {
       const at = now();
       const bucketStart = at - (at % minuteMs);
-      const key = keyOf(bucketStart, fn, method, route);
-      let entry = entries.get(key);
+      // Most requests repeat the one before (same minute and route): that skips building and
+      // hashing the map key on every request.
+      let entry =
+        last !== undefined && last.bucketStart === bucketStart && last.route === route && last.method === method && last.function === fn && entries.get(lastKey) === last
+          ? last
+          : undefined;
+      const key = entry === undefined ? keyOf(bucketStart, fn, method, route) : lastKey;
+      entry ??= entries.get(key);
       if (!entry) {
         entry = {
           bucketStart,
@@ -136,6 +144,8 @@ export function createRequestStatsRecorder({ write, log, now = Date.now }: Recor
       const bucket = latencyBucketIndex(durationMs);
       entry.latencyCounts[bucket] = (entry.latencyCounts[bucket] ?? 0) + 1;
       entry.lastSeen = at;
+      last = entry;
+      lastKey = key;
     },
     flush,
     startFlushing(intervalMs) {
