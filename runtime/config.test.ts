@@ -54,6 +54,41 @@ describe('loadConfig', () => {
     expect(error.issues.map((issue) => issue.split(':')[0]).sort()).toEqual(['DATABASE_POOL_MAX', 'LOG_LEVEL', 'PORT']);
   });
 
+  it('shares nothing between instances without REDIS_URL, and bounds every Redis use when it is set', () => {
+    const alone = loadConfig({});
+    expect(alone.redis).toBeUndefined();
+    expect(alone.rateLimit.writes).toBeUndefined();
+    expect(alone.rateLimit.trustedProxies.entries).toEqual([]);
+    expect(loadConfig({ REDIS_URL: 'redis://:secret@redis.knfn.svc.cluster.local:6379/0' }).redis).toEqual({
+      url: 'redis://:secret@redis.knfn.svc.cluster.local:6379/0',
+      timeoutMs: 150,
+      keyPrefix: 'knfn:',
+    });
+    expect(loadConfig({ REDIS_URL: 'rediss://r:6380', REDIS_TIMEOUT_MS: '80', REDIS_KEY_PREFIX: 'staging:' }).redis).toMatchObject({ timeoutMs: 80, keyPrefix: 'staging:' });
+    expect(configError({ REDIS_URL: 'http://127.0.0.1:6379' }).issues).toEqual([expect.stringMatching(/^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/)]);
+    expect(configError({ REDIS_TIMEOUT_MS: '0' }).issues.join()).toMatch(/^REDIS_TIMEOUT_MS: /);
+    expect(configError({ REDIS_KEY_PREFIX: 'has space' }).issues.join()).toMatch(/^REDIS_KEY_PREFIX: /);
+  });
+
+  it('reads RATE_LIMIT_WRITES as a policy or off, naming it when it is neither', () => {
+    expect(loadConfig({ RATE_LIMIT_WRITES: '60/1m' }).rateLimit.writes).toEqual({ limit: 60, windowSeconds: 60 });
+    expect(loadConfig({ RATE_LIMIT_WRITES: '5/30s' }).rateLimit.writes).toEqual({ limit: 5, windowSeconds: 30 });
+    expect(loadConfig({ RATE_LIMIT_WRITES: 'OFF' }).rateLimit.writes).toBe('off');
+    expect(configError({ RATE_LIMIT_WRITES: '60 per minute' }).issues).toEqual([
+      'RATE_LIMIT_WRITES: must be off or <count>/<window>, e.g. 60/1m (windows in s, m or h, at most 24h)',
+    ]);
+  });
+
+  it('reads TRUSTED_PROXIES as addresses and ranges, naming each entry that is neither', () => {
+    const { trustedProxies } = loadConfig({ TRUSTED_PROXIES: '127.0.0.1, ::1,10.0.0.0/8' }).rateLimit;
+    expect(trustedProxies.entries).toEqual(['127.0.0.1', '::1', '10.0.0.0/8']);
+    expect([trustedProxies.has('::ffff:127.0.0.1'), trustedProxies.has('10.9.8.7'), trustedProxies.has('127.0.0.2')]).toEqual([true, true, false]);
+    expect(configError({ TRUSTED_PROXIES: '10.0.0.0/33,gateway' }).issues).toEqual([
+      'TRUSTED_PROXIES.0: "10.0.0.0/33" is not an IP address or CIDR range (e.g. 127.0.0.1,10.0.0.0/8,fd00::/8)',
+      'TRUSTED_PROXIES.1: "gateway" is not an IP address or CIDR range (e.g. 127.0.0.1,10.0.0.0/8,fd00::/8)',
+    ]);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' }).database.kind).toBe('pglite');
   });

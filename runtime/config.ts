@@ -1,5 +1,10 @@
 import type { PgliteSettings, PostgresSettings } from '../db/settings.ts';
 import type { AuthConfig } from './auth.ts';
+import { isAddressOrRange, trustedProxies } from './rate-limit/client-address.ts';
+import type { TrustedProxies } from './rate-limit/client-address.ts';
+import { parseRateLimit, rateLimitFormat } from './rate-limit/policy.ts';
+import type { RateLimitPolicy } from './rate-limit/policy.ts';
+import type { RedisSettings } from './redis/connection.ts';
 // zod/mini with English messages (see runtime/zod.ts): this schema is on every cold start.
 import * as z from './zod.ts';
 
@@ -33,6 +38,17 @@ const databaseUrl = z.string().check(
       return false;
     }
   }, 'must be a postgres:// or postgresql:// URL with a host, e.g. postgres://user@127.0.0.1:5432/db'),
+);
+
+const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL, e.g. redis://:password@127.0.0.1:6379/0' });
+const writeLimit = z.pipe(
+  z.string().check(z.refine((value) => value.trim().toLowerCase() === 'off' || parseRateLimit(value) !== undefined, `must be off or ${rateLimitFormat}`)),
+  z.transform((value: string): RateLimitPolicy | 'off' => parseRateLimit(value) ?? 'off'),
+);
+const proxyEntry = z.string().check(
+  z.refine(isAddressOrRange, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not an IP address or CIDR range (e.g. 127.0.0.1,10.0.0.0/8,fd00::/8)`,
+  }),
 );
 
 const envSchema = z.object({
@@ -78,6 +94,12 @@ const envSchema = z.object({
   ISOLATED_IDLE_MS: z._default(positiveInt(86_400_000), 60_000),
   ISOLATED_START_TIMEOUT_MS: z._default(positiveInt(600_000), 10_000),
   ISOLATED_GATEWAY: z._default(z.enum(['auto', 'nginx', 'node']), 'auto'),
+  REDIS_URL: z.optional(redisUrl),
+  // A request waits on Redis at most this long per use; past it, the limit is this process's own.
+  REDIS_TIMEOUT_MS: z._default(positiveInt(10_000), 150),
+  REDIS_KEY_PREFIX: z._default(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ . : -')), 'knfn:'),
+  RATE_LIMIT_WRITES: z.optional(writeLimit),
+  TRUSTED_PROXIES: z._default(commaList(proxyEntry), []),
   K_SERVICE: z.optional(z.string()),
   K_REVISION: z.optional(z.string()),
 });
@@ -121,6 +143,14 @@ export interface Config {
    * may take, and what serves the public port (the generated nginx gateway, or its Node stand-in).
    */
   isolated: { idleMs: number; startTimeoutMs: number; gateway: 'auto' | 'nginx' | 'node' };
+  /** REDIS_URL and its bounds; undefined: nothing is shared between instances. */
+  redis: RedisSettings | undefined;
+  rateLimit: {
+    /** RATE_LIMIT_WRITES: every function's write limit, or `off` for none; undefined: each function's own. */
+    writes: RateLimitPolicy | 'off' | undefined;
+    /** Connections from these may name the client in X-Forwarded-For. */
+    trustedProxies: TrustedProxies;
+  };
 }
 
 /** db/'s own settings, plus what the runtime decides around them (migrating, readiness). */
@@ -196,6 +226,8 @@ function toConfig(env: Env, stdoutIsTerminal: boolean): Config {
       : undefined,
     service: { name: env.K_SERVICE, revision: env.K_REVISION },
     isolated: { idleMs: env.ISOLATED_IDLE_MS, startTimeoutMs: env.ISOLATED_START_TIMEOUT_MS, gateway: env.ISOLATED_GATEWAY },
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, timeoutMs: env.REDIS_TIMEOUT_MS, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
+    rateLimit: { writes: env.RATE_LIMIT_WRITES, trustedProxies: trustedProxies(env.TRUSTED_PROXIES) },
   };
 }
 

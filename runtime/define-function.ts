@@ -2,8 +2,15 @@ import type { Hono } from 'hono';
 import { METHOD_NAME_ALL } from 'hono/router';
 import type { Database } from '../db/client.ts';
 import type { Logger } from './logger.ts';
+import { parseRateLimit, rateLimitFormat } from './rate-limit/policy.ts';
+import type { RateLimitPolicy } from './rate-limit/policy.ts';
+import type { SharedCache } from './redis/cache.ts';
+import type { InFlightReport } from './redis/in-flight.ts';
 
-/** What every handler finds on `c.var`: the database, a request-scoped logger, the request id. */
+/**
+ * What every handler finds on `c.var`: the database, a request-scoped logger, the request id, and
+ * what instances share through Redis (REDIS_URL): a read-through cache and the requests in flight.
+ */
 export interface AppEnv {
   Variables: {
     db: Database;
@@ -15,6 +22,10 @@ export interface AppEnv {
      * built without a deadline.
      */
     deadline?: AbortSignal;
+    /** Shared by every instance through Redis; without it (or while it is down) every read loads. */
+    cache: SharedCache;
+    /** Requests being answered right now per function: across instances with Redis, else this process's. */
+    inFlight: () => Promise<InFlightReport>;
   };
 }
 
@@ -115,6 +126,11 @@ export interface FunctionDefinition {
    */
   auth: 'none' | 'writes' | 'all';
   /**
+   * Writes (anything but GET, HEAD, OPTIONS) each client may send per window, counted across
+   * instances with REDIS_URL; RATE_LIMIT_WRITES overrides it. Undefined: no limit.
+   */
+  writeLimit: RateLimitPolicy | undefined;
+  /**
    * The README's endpoint rows, together covering every method and path of the app. None declared:
    * one row per path, its methods read off the app, answering the description.
    */
@@ -123,7 +139,10 @@ export interface FunctionDefinition {
 }
 
 /** What a function's `index.ts` writes: a name, a description and an app; the rest has defaults. */
-export type FunctionDeclaration = Omit<FunctionDefinition, 'routes' | 'internal' | 'probe' | 'usesDatabase' | 'auth' | 'scale' | 'docs'> & {
+export type FunctionDeclaration = Omit<
+  FunctionDefinition,
+  'routes' | 'internal' | 'probe' | 'usesDatabase' | 'auth' | 'scale' | 'docs' | 'writeLimit'
+> & {
   /** Merged over `defaultScale`: `{ max: 3 }` is enough to cap a function. */
   scale?: Partial<FunctionScale>;
   internal?: boolean;
@@ -131,6 +150,8 @@ export type FunctionDeclaration = Omit<FunctionDefinition, 'routes' | 'internal'
   usesDatabase?: boolean;
   auth?: FunctionDefinition['auth'];
   docs?: readonly RouteDoc[];
+  /** `{ writes: '30/1m' }`: the function's default write limit (see `FunctionDefinition.writeLimit`). */
+  rateLimit?: { writes: string };
 };
 
 /** Scales to zero, at most 10 instances, each aiming at 100 concurrent requests. */
@@ -180,14 +201,20 @@ export function defineFunction(declaration: FunctionDeclaration): FunctionDefini
   }
   const docs = declaration.docs ?? [];
   checkDocs(declaration.name, declaration.app, docs);
+  const { rateLimit, ...declared } = declaration;
+  const writeLimit = rateLimit === undefined ? undefined : parseRateLimit(rateLimit.writes);
+  if (rateLimit !== undefined && writeLimit === undefined) {
+    throw new Error(`function "${declaration.name}" has an invalid rateLimit.writes "${rateLimit.writes}": write ${rateLimitFormat}`);
+  }
   return {
-    ...declaration,
+    ...declared,
     routes,
     scale,
     internal: declaration.internal ?? false,
     probe: declaration.probe ?? defaultProbe(declaration.app),
     usesDatabase: declaration.usesDatabase ?? true,
     auth: declaration.auth ?? 'none',
+    writeLimit,
     docs,
   };
 }

@@ -15,6 +15,8 @@ import { createReadiness } from './readiness.ts';
 import { createRequestStatsRecorder, postgresStatsWriter } from './request-stats.ts';
 import type { RequestStatsRecorder } from './request-stats.ts';
 import { createServerApp } from './server-app.ts';
+import { createSharedState } from './shared-state.ts';
+import type { SharedState } from './shared-state.ts';
 import type { LocalBroker } from './local-broker/index.ts';
 
 export interface RunningServer {
@@ -49,6 +51,13 @@ export async function startServer(config: Config, available: readonly FunctionDe
     },
   });
   const metrics = createMetrics();
+  const shared = createSharedState({
+    redis: config.redis,
+    rateLimit: config.rateLimit,
+    functions: functions.map((definition) => definition.name),
+    log,
+    registry: metrics.registry,
+  });
 
   const servesDatabase = functions.some((definition) => definition.usesDatabase);
   let database: DatabaseHandle | undefined;
@@ -91,6 +100,7 @@ export async function startServer(config: Config, available: readonly FunctionDe
     http: config.http,
     auth: config.auth,
     databaseDeadlineMs,
+    shared,
   });
   const bindings: RuntimeBindings = { sink: config.sink, pingsUrl: config.pingsUrl, pingsTimeoutMs: config.pingsTimeoutMs };
 
@@ -98,8 +108,9 @@ export async function startServer(config: Config, available: readonly FunctionDe
   // request waits for it rather than finding no sink (a save would answer 503 sink_unavailable).
   let settingUp: Promise<unknown> | undefined;
   const server = await new Promise<Server>((resolve, reject) => {
+    // node-server makes an env object for each request: the bindings join it rather than a copy.
     const fetch = (request: Request, env: object) =>
-      settingUp === undefined ? app.fetch(request, { ...env, ...bindings }) : settingUp.then(() => app.fetch(request, { ...env, ...bindings }));
+      settingUp === undefined ? app.fetch(request, Object.assign(env, bindings)) : settingUp.then(() => app.fetch(request, Object.assign(env, bindings)));
     // Node checks these timeouts only every connectionsCheckingInterval (30 s by default), so a
     // slow or truncated body could hold a connection far past the limit without a shorter one.
     const serverOptions = {
@@ -114,11 +125,14 @@ export async function startServer(config: Config, available: readonly FunctionDe
   });
   server.on('error', (error) => log.error('server error', { error }));
   server.on('clientError', answerClientError);
+  // Only now: loading the Redis client costs CPU that listening must not wait for.
+  shared.start();
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   let broker: LocalBroker | undefined;
   const setUp = (async () => {
-    broker = bindings.sink === undefined ? await startLocalSink(config, functions, url, log) : undefined;
+    const ownApp = (request: Request) => app.fetch(request, bindings);
+    broker = bindings.sink === undefined ? await startLocalSink(config, functions, url, ownApp, log) : undefined;
     bindings.sink ??= broker?.url;
     bindings.pingsUrl ??= `${url}/pings`;
   })();
@@ -128,6 +142,7 @@ export async function startServer(config: Config, available: readonly FunctionDe
   } catch (error) {
     server.close();
     await database?.close().catch(() => undefined);
+    await shared.close();
     throw error;
   } finally {
     settingUp = undefined;
@@ -136,7 +151,7 @@ export async function startServer(config: Config, available: readonly FunctionDe
 
   let stopping: Promise<{ forced: boolean }> | undefined;
   const stop = () => {
-    stopping ??= shutDown(server, database, requestStats, config.shutdownTimeoutMs, log, broker);
+    stopping ??= shutDown(server, database, requestStats, config.shutdownTimeoutMs, log, broker, shared);
     return stopping;
   };
   return { url, port, log, stop };
@@ -152,6 +167,7 @@ async function startLocalSink(
   config: Config,
   functions: readonly FunctionDefinition[],
   url: string,
+  app: (request: Request) => Response | Promise<Response>,
   log: Logger,
 ): Promise<LocalBroker | undefined> {
   const names = new Set(functions.map((definition) => definition.name));
@@ -162,6 +178,8 @@ async function startLocalSink(
     queue: localBrokerQueue(config),
     subscriber: `${url}/_events/message`,
     deadLetterSink: names.has('dead-letters') ? `${url}/_events/dead-letter` : undefined,
+    // Both are this process's own routes: handed to its app without a loopback socket.
+    app,
     log,
   });
 }
@@ -173,6 +191,7 @@ async function shutDown(
   timeoutMs: number,
   log: Logger,
   broker?: LocalBroker,
+  shared?: SharedState,
 ): Promise<{ forced: boolean }> {
   log.info('shutting down: no new connections, finishing in-flight requests', { timeoutMs });
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -197,6 +216,8 @@ async function shutDown(
   // After the last request finished, so its statistics are in the final flush.
   await requestStats?.close();
   await database?.close().catch((error: unknown) => log.warn('closing the database failed', { error }));
+  // Last: the requests that finished in the grace period still used Redis.
+  await shared?.close();
   log.info('stopped', { forced });
   return { forced };
 }

@@ -8,6 +8,7 @@ import type { Model } from '@kubernetes-models/base';
 import { z } from 'zod';
 import type { FunctionDefinition } from '../runtime/define-function.ts';
 import { renderNginxConfig } from '../runtime/gateway/nginx-config.ts';
+import { isAddressOrRange } from '../runtime/rate-limit/client-address.ts';
 import type { NginxGatewaySettings } from '../runtime/gateway/nginx-config.ts';
 import { assertDistinctRoutes, publicRoutes } from '../runtime/gateway/public-routes.ts';
 import { cluster, functionHost, functionTimeoutSeconds } from './cluster.ts';
@@ -87,6 +88,16 @@ export const gatewaySettingsSchema = z.strictObject({
       validSeconds: seconds.default(30),
     })
     .prefault({}),
+  /**
+   * The addresses of what sits in front of the gateway (the Ingress controller's pods): nginx takes
+   * the client from their X-Forwarded-For and hands it on as the only X-Forwarded-For, so each
+   * client has its own rate-limit budget. Private ranges by default, the pod network in most
+   * clusters; narrow it to the Ingress controller's pod range where other private hosts can reach
+   * the gateway. Empty: every client behind one Ingress pod shares that pod's budget.
+   */
+  trustedProxies: z
+    .array(z.string().refine(isAddressOrRange, 'must be an IP address or CIDR range, e.g. 10.0.0.0/8'))
+    .default(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
 });
 
 export type GatewaySettings = z.infer<typeof gatewaySettingsSchema>;
@@ -113,6 +124,7 @@ export function gatewayNginxSettings(functions: readonly FunctionDefinition[], s
     upstreams: Object.fromEntries(names.map((name) => [name, { address: `${functionHost(name)}:80`, host: functionHost(name) }])),
     resolver: settings.resolver,
     limits: settings.limits,
+    realIpFrom: settings.trustedProxies,
     files: { pid: '/tmp/nginx.pid', tempDir: '/tmp' },
     workerProcesses,
     accessLog: 'stdout',

@@ -63,7 +63,17 @@ describe('gateway settings (knative/gateway/settings.json)', () => {
       replicas: 2,
       limits: { maxBodyBytes: 1048576, connectTimeoutSeconds: 5, readTimeoutSeconds: 60, sendTimeoutSeconds: 60, clientBodyTimeoutSeconds: 15 },
       resolver: { address: 'kube-dns.kube-system.svc.cluster.local', validSeconds: 30 },
+      trustedProxies: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
     });
+  });
+
+  it('take the client from X-Forwarded-For only past the trusted proxies, and refuse a range that is not one', () => {
+    const conf = renderNginxConfig(gatewayNginxSettings(allFunctions, parseGatewaySettings({ trustedProxies: ['10.42.0.0/16'] })));
+    expect(conf).toContain('set_real_ip_from 10.42.0.0/16;');
+    expect(conf).toContain('real_ip_recursive on;');
+    expect(conf).toMatch(/proxy_set_header X-Forwarded-For \$remote_addr;/);
+    expect(renderNginxConfig(gatewayNginxSettings(allFunctions, parseGatewaySettings({ trustedProxies: [] })))).not.toContain('set_real_ip_from');
+    expect(() => parseGatewaySettings({ trustedProxies: ['10.0.0.0/40'] })).toThrow(/trustedProxies\.0: must be an IP address or CIDR range/);
   });
 
   it('wait longer for a function than the function itself may take', () => {

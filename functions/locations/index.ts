@@ -4,6 +4,7 @@ import { defineFunction } from '../../runtime/define-function.ts';
 import type { AppEnv } from '../../runtime/define-function.ts';
 import { ApiError } from '../../runtime/errors.ts';
 import { parseInput, readJsonBody } from '../../runtime/validate.ts';
+import { locationTag } from '../shared/location-cache.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { createBody, listQuery, namePath, patchBody, replaceBody } from './schemas.ts';
 import {
@@ -29,11 +30,21 @@ function found(name: string, row: LocationJson | undefined): LocationJson {
   return row;
 }
 
+/**
+ * After the change is committed, before answering: once the client has its answer, every
+ * instance's `/api/time?location=` reads the new row (time caches locations through Redis).
+ */
+async function changed<T>(c: Context<AppEnv>, name: string, result: T): Promise<T> {
+  await c.var.cache.invalidate(locationTag(name));
+  return result;
+}
+
 const app = new Hono<AppEnv>()
   .post('/api/locations', async (c) => {
     const input = parseInput(createBody, await readJsonBody(c), 'body');
     const row = await createLocation(c.var.db, input);
     if (!row) throw new ApiError(409, 'location_exists', `a location named "${input.name}" already exists`);
+    await changed(c, row.name, row);
     c.header('Location', `/api/locations/${row.name}`);
     return c.json(row, 201);
   })
@@ -54,16 +65,17 @@ const app = new Hono<AppEnv>()
   .put('/api/locations/:name', async (c) => {
     const name = pathName(c);
     const input = parseInput(replaceBody, await readJsonBody(c), 'body');
-    return c.json(found(name, await replaceLocation(c.var.db, name, input)));
+    return c.json(await changed(c, name, found(name, await replaceLocation(c.var.db, name, input))));
   })
   .patch('/api/locations/:name', async (c) => {
     const name = pathName(c);
     const input = parseInput(patchBody, await readJsonBody(c), 'body');
-    return c.json(found(name, await patchLocation(c.var.db, name, input)));
+    return c.json(await changed(c, name, found(name, await patchLocation(c.var.db, name, input))));
   })
   .delete('/api/locations/:name', async (c) => {
     const name = pathName(c);
     if (!(await deleteLocation(c.var.db, name))) throw notFound(name);
+    await changed(c, name, undefined);
     return c.body(null, 204);
   });
 

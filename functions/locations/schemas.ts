@@ -1,9 +1,8 @@
 import * as z from '../../runtime/zod.ts';
+import { locationNamePattern } from '../shared/location-cache.ts';
 import { isTimeZone } from '../shared/time-zone.ts';
 
-export const locationName = z
-  .string()
-  .check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"'));
+export const locationName = z.string().check(z.regex(locationNamePattern, 'must be 1-64 letters, digits, "-" or "_"'));
 
 const timezone = z.string().check(z.refine(isTimeZone, 'must be an IANA time zone such as Europe/Helsinki'));
 const description = z.string().check(z.maxLength(500));

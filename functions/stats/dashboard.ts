@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
+import type { InFlightReport } from '../../runtime/redis/in-flight.ts';
 import { latencyBoundsMs } from '../../runtime/request-stats.ts';
 import { niceCeiling, renderLineChart } from './chart.ts';
 import type { LineChart } from './chart.ts';
@@ -22,6 +23,8 @@ export interface DashboardView {
   tz?: string | undefined;
   now: number;
   clock: Clock;
+  /** Requests being answered right now; absent: not shown. */
+  inFlight?: InFlightReport | undefined;
 }
 
 export const refreshSeconds = 30;
@@ -92,6 +95,7 @@ export function renderDashboard(report: StatsReport, series: FunctionSeries[], v
 <p class="note">${windowLabels[view.window]}: <time datetime="${new Date(from).toISOString()}">${clock.minute(from)}</time> to
 <time datetime="${new Date(view.now).toISOString()}">${clock.minute(view.now)}</time>, times in ${clock.zoneLabel}
 (<code>?tz=Area/City</code> for another zone). Updated at ${clock.second(view.now)}; the page reloads every ${refreshSeconds} s.</p>
+${view.inFlight === undefined ? '' : inFlightNote(view.inFlight)}
 </header>
 ${series.length === 0 && endpoints.length === 0
   ? html`<p>No requests in this window.</p>`
@@ -105,6 +109,25 @@ Latencies are histogram bucket upper bounds (${latencyBoundsMs.slice(0, -1).join
 ${table(endpoints, view)}`}
 </body>
 </html>`;
+}
+
+/** One line: each function with requests in flight, and where the counts come from. */
+function inFlightNote(report: InFlightReport): Markup {
+  if (report.functions === null) {
+    return html`<p class="note" id="in-flight" data-scope="unavailable">Requests in flight now: unavailable (Redis did not answer).</p>`;
+  }
+  const busy = Object.entries(report.functions)
+    .filter(([, count]) => count > 0)
+    .sort(([a], [b]) => a.localeCompare(b));
+  const source =
+    report.scope === 'all-instances'
+      ? `across ${report.instances} ${report.instances === 1 ? 'instance' : 'instances'}`
+      : 'this instance only (no REDIS_URL)';
+  return html`<p class="note" id="in-flight" data-scope="${report.scope}">Requests in flight now, ${source}: ${
+    busy.length === 0
+      ? 'none'
+      : busy.map(([name, count], index) => html`${index > 0 ? ', ' : ''}<span data-function="${name}">${name} ${count}</span>`)
+  }.</p>`;
 }
 
 function functionSection(series: FunctionSeries, view: DashboardView): Markup {

@@ -11,6 +11,12 @@ import { createClock, isTimeZone } from './times.ts';
 
 const windows = Object.keys(windowSeconds) as [StatsWindow, ...StatsWindow[]];
 
+/**
+ * Dashboards and scripts poll the same few queries; every instance shares one answer per query
+ * for this long, so a poll costs the database one aggregate per few seconds, not one per client.
+ */
+const statsCacheTtlMs = 5000;
+
 const querySchema = z.object({
   window: z._default(z.enum(windows), '1h'),
   // Empty (`function=`) means no filter, as a form with a blank field sends it.
@@ -32,7 +38,7 @@ export default defineFunction({
     {
       route: 'GET /api/stats?window=15m|1h|24h&function=&route=',
       answer:
-        'per endpoint: requests, requests/s over the window, `activeMinutes` and `requestsPerActiveSecond` (the rate over the minutes with requests), 4xx and 5xx rates, p50/p95/p99 latency (upper bound of the histogram bucket), last seen',
+        'per endpoint: requests, requests/s over the window, `activeMinutes` and `requestsPerActiveSecond` (the rate over the minutes with requests), 4xx and 5xx rates, p50/p95/p99 latency (upper bound of the histogram bucket), last seen (shared cache: up to 5 s old); `inFlight`: requests being answered now per function, across instances',
     },
     {
       route: 'GET /stats?window=15m|1h|24h&all=1&tz=Area/City',
@@ -43,17 +49,23 @@ export default defineFunction({
   app: new Hono<AppEnv>()
     .get('/api/stats', async (c) => {
       const query = parseInput(querySchema, c.req.query(), 'query');
-      return c.json(await readStats(c.var.db, query));
+      const key = `stats:${JSON.stringify([query.window, query.function ?? '', query.route ?? ''])}`;
+      const [report, inFlight] = await Promise.all([
+        c.var.cache.readThrough(key, { ttlMs: statsCacheTtlMs }, () => readStats(c.var.db, query)),
+        c.var.inFlight(),
+      ]);
+      return c.json({ ...report, inFlight });
     })
     .get('/stats', async (c) => {
       const { all, tz, ...query } = parseInput(dashboardSchema, c.req.query(), 'query');
       const now = Date.now();
       const showAll = all === '1';
-      const [report, series] = await Promise.all([
+      const [report, series, inFlight] = await Promise.all([
         readStats(c.var.db, { ...query, now }),
         readSeries(c.var.db, { ...query, now, all: showAll }),
+        c.var.inFlight(),
       ]);
       c.header('Content-Security-Policy', contentSecurityPolicy);
-      return c.html(renderDashboard(report, series, { ...query, all: showAll, tz, now, clock: createClock(tz) }));
+      return c.html(renderDashboard(report, series, { ...query, all: showAll, tz, now, clock: createClock(tz), inFlight }));
     }),
 });

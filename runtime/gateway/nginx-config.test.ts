@@ -139,9 +139,14 @@ interface Reply {
 }
 
 /** Node's client, which sends the path as given: no URL normalisation in between. */
-function send(port: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: Buffer | string; endBody?: boolean } = {}): Promise<Reply> {
+function send(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: Buffer | string; endBody?: boolean; localAddress?: string } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const outgoing = request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: false }, (incoming) => {
+    const target = { host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: false, localAddress: options.localAddress };
+    const outgoing = request(target, (incoming) => {
       const chunks: Buffer[] = [];
       let first = 0;
       incoming.on('data', (chunk: Buffer) => {
@@ -297,7 +302,8 @@ describe('the nginx gateway in front of stand-in functions', () => {
     expect(echo.function).toBe('locations');
     expect(echo.url).toBe(path);
     expect(echo.host).toBe('locations.default.svc.cluster.local');
-    expect(echo.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    // The address nginx saw, never the caller's own X-Forwarded-For: functions take it as the client.
+    expect(echo.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(echo.headers['x-forwarded-proto']).toBe('http');
     expect(echo.headers['x-forwarded-host']).toBe('gateway.example');
     expect(echo.headers.connection).toBeUndefined();
@@ -477,6 +483,48 @@ describe('the nginx gateway with DNS names', () => {
     await sleep(1100); // the negative answer's resolver valid= time
     const deployed = await send(port, '/late?x=1');
     expect(JSON.parse(deployed.text)).toMatchObject({ function: 'late', url: '/late?x=1', host: 'late.default.svc.cluster.local' });
+  });
+});
+
+// The gateway behind an Ingress: 127.0.0.1 plays the Ingress controller, 127.0.0.2 anyone else.
+describe('the nginx gateway taking the client address from a trusted ingress', () => {
+  let nginx: RunningNginx;
+  let standIn: StandIn;
+  let port: number;
+
+  beforeAll(async () => {
+    standIn = await startStandIn('pingpong');
+    port = await freePort();
+    const upstreams = { pingpong: { address: `127.0.0.1:${standIn.port}`, host: 'pingpong' } };
+    const render = (files: NginxFiles) =>
+      renderNginxConfig(settings({ listen: { address: '127.0.0.1', port }, routes: [route('/pingpong', 'pingpong')], upstreams, files, realIpFrom: ['127.0.0.1', '10.0.0.0/8'] }));
+    nginx = await startNginx({ binary: nginxBinary(), render, port });
+  });
+
+  afterAll(async () => {
+    await nginx?.stop();
+    standIn?.server.close();
+  });
+
+  const forwardedFor = async (options: { xff?: string; localAddress?: string }) => {
+    const reply = await send(port, '/pingpong', { headers: options.xff === undefined ? {} : { 'x-forwarded-for': options.xff }, ...options });
+    return (JSON.parse(reply.text) as Echo).headers['x-forwarded-for'];
+  };
+
+  it('sends the last address the trusted proxies did not add, whatever the caller put before it', async () => {
+    // The ingress appended what it saw (203.0.113.9) to the caller's forged 198.51.100.7.
+    expect(await forwardedFor({ xff: '198.51.100.7, 203.0.113.9' })).toBe('203.0.113.9');
+    // An internal hop the settings trust is skipped too.
+    expect(await forwardedFor({ xff: '198.51.100.7, 203.0.113.9, 10.1.2.3' })).toBe('203.0.113.9');
+    expect(await forwardedFor({})).toBe('127.0.0.1');
+  });
+
+  it('ignores X-Forwarded-For from a connection it does not trust', async () => {
+    expect(await forwardedFor({ xff: '203.0.113.9', localAddress: '127.0.0.2' })).toBe('127.0.0.2');
+  });
+
+  it('refuses an entry that is not an address or range', () => {
+    expect(() => renderNginxConfig(settings({ routes: [], upstreams: {}, realIpFrom: ['10.0.0.0/40'] }))).toThrow('realIpFrom entry "10.0.0.0/40"');
   });
 });
 

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { checkOptionalParameter, splitRoutingPath } from 'hono/utils/url';
 import { errorBody } from '../errors.ts';
+import { isAddressOrRange } from '../rate-limit/client-address.ts';
 import type { GatewayRoute } from './public-routes.ts';
 
 /** Where one function answers: `address` is `name:port` or `ip:port`, `host` the Host header it is sent. */
@@ -33,6 +34,13 @@ export interface NginxGatewaySettings {
   files: { pid: string; tempDir: string };
   workerProcesses: number | 'auto';
   accessLog: 'stdout' | 'off';
+  /**
+   * Addresses or CIDR ranges of the proxies in front (the Ingress controller's pods) whose
+   * X-Forwarded-For names the client. The gateway sends the functions one address, the client's,
+   * as X-Forwarded-For: the connection's own, or, from these, the last address in their header
+   * that is not one of them (nginx's realip). Unset: the connection's own.
+   */
+  realIpFrom?: readonly string[];
 }
 
 /** One directive of the rendered file; `block` makes it `name args { ... }`. */
@@ -74,6 +82,7 @@ export function renderNginxConfig(settings: NginxGatewaySettings): string {
       directive('client_max_body_size', String(positive('maxBodyBytes', limits.maxBodyBytes))),
       directive('client_body_timeout', seconds('clientBodyTimeoutSeconds', limits.clientBodyTimeoutSeconds)),
       ...resolverDirectives(settings),
+      ...realIpDirectives(settings.realIpFrom),
       ...variableMaps,
       ...accessLogDirectives(settings.accessLog),
       block('server', [], [
@@ -162,6 +171,21 @@ function resolverDirectives({ resolver, limits }: NginxGatewaySettings): Directi
   ];
 }
 
+/**
+ * With `real_ip_recursive on`, nginx walks X-Forwarded-For from the right past every trusted
+ * address: the first one left is what the outermost trusted proxy saw, which no caller can forge.
+ */
+function realIpDirectives(trusted: readonly string[] | undefined): Directive[] {
+  if (trusted === undefined || trusted.length === 0) return [];
+  const wrong = trusted.find((entry) => !isAddressOrRange(entry));
+  if (wrong !== undefined) throw new Error(`realIpFrom entry "${wrong}" is not an IP address or CIDR range`);
+  return [
+    ...trusted.map((entry) => directive('set_real_ip_from', entry)),
+    directive('real_ip_header', 'X-Forwarded-For'),
+    directive('real_ip_recursive', 'on'),
+  ];
+}
+
 /** One JSON object per line, shaped like runtime/logger.ts's lines (time, level, msg, fields). */
 function accessLogDirectives(accessLog: NginxGatewaySettings['accessLog']): Directive[] {
   if (accessLog === 'off') return [directive('access_log', 'off')];
@@ -191,7 +215,10 @@ function proxyDirectives(limits: NginxGatewaySettings['limits']): Directive[] {
     // sending "Connection: close".
     directive('proxy_set_header', 'Connection', '""'),
     directive('proxy_set_header', 'Host', '$knfn_upstream_host'),
-    directive('proxy_set_header', 'X-Forwarded-For', '$proxy_add_x_forwarded_for'),
+    // Set, not appended to: whatever the caller wrote there would reach the functions as the
+    // client's address, and a function trusts the gateway's first X-Forwarded-For address
+    // (TRUSTED_PROXIES) for its per-client write limit.
+    directive('proxy_set_header', 'X-Forwarded-For', '$remote_addr'),
     directive('proxy_set_header', 'X-Forwarded-Proto', '$knfn_forwarded_proto'),
     directive('proxy_set_header', 'X-Forwarded-Host', '$host'),
     directive('proxy_set_header', 'X-Request-Id', '$knfn_request_id'),
