@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', '.data/**', 'dist/**'],
+    // Any node_modules: bench/runtimes has its own, and packages there ship their own *.test.ts.
+    exclude: ['**/node_modules/**', '.data/**', 'dist/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

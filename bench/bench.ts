@@ -1,112 +1,136 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { buildBenchBundles } from './bundles.ts';
 import { measureColdStarts } from './cold-start.ts';
+import { evaluateGoals } from './goals.ts';
+import { coldStartLabels, loadScenarioLabels, pipelineShapeLabels } from './labels.ts';
+import type { LoadScenarioId, PipelineShapeId } from './labels.ts';
+import { describeMachine } from './machine.ts';
 import { measurePipeline } from './pipeline.ts';
 import type { PipelineResult } from './pipeline.ts';
+import { isFullRun, PlanError, readPlan } from './plan.ts';
+import type { Plan } from './plan.ts';
 import { projectRoot } from './processes.ts';
-import { formatReport } from './report.ts';
-import type { Goal } from './report.ts';
-import { prepare, scenarios } from './scenarios.ts';
-import type { RunningScenario, ScenarioResult } from './scenarios.ts';
+import { latestPath, rewriteReadme, writeLatest } from './readme.ts';
+import type { BenchReport, PerRuntime } from './report-data.ts';
+import { renderReport } from './report.ts';
+import { ensureRuntimes } from './runtimes.ts';
+import type { Runtime } from './runtimes.ts';
+import { measureScaleOut } from './scale-out.ts';
+import type { ScaleOutPoint } from './scale-out.ts';
+import { loadScenarios, prepareScenario } from './scenarios.ts';
+import type { LoadResult, RunningScenario } from './scenarios.ts';
+import { wrkBinary, wrkFlags, wrkInstalled, wrkVersion } from './wrk.ts';
 
-const plan = {
-  connections: Number(process.env['BENCH_CONNECTIONS'] ?? 50),
-  seconds: Number(process.env['BENCH_SECONDS'] ?? 5),
-  runs: Number(process.env['BENCH_RUNS'] ?? 5),
-};
-const skipColdStart = process.env['BENCH_COLD_START'] === 'false';
-const pipelineSaves = Number(process.env['BENCH_PIPELINE_SAVES'] ?? 2000);
+const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const started = performance.now();
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
 
-process.stderr.write('bench: building the production bundles\n');
-const bundles = await buildBenchBundles();
+function refuse(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
 
-type Key = keyof typeof scenarios;
-const keys = Object.keys(scenarios) as Key[];
-const running = new Map<Key, RunningScenario>();
+let plan: Plan;
 try {
-  for (const key of keys) {
-    process.stderr.write(`bench: starting and warming up ${scenarios[key].name}\n`);
-    running.set(key, await prepare(scenarios[key], bundles, plan.connections));
-  }
-  // Scenarios take turns run by run, so drift in a shared machine's load hits all of them alike
-  // instead of biasing whichever ran last; idle servers in between cost next to nothing.
-  for (let i = 1; i <= plan.runs; i += 1) {
-    for (const key of keys) {
-      process.stderr.write(`bench: run ${i}/${plan.runs} ${scenarios[key].name}\n`);
-      await running.get(key)?.runOnce(plan.connections, plan.seconds);
+  plan = readPlan();
+} catch (error) {
+  if (error instanceof PlanError) refuse(error.message);
+  throw error;
+}
+if (!wrkInstalled()) refuse(`needs wrk (${wrkBinary}): apt-get install wrk`);
+const runtimes = ensureRuntimes();
+say(`building the production bundles (${runtimes.map((runtime) => runtime.label).join(', ')})`);
+const bundles = await buildBenchBundles();
+const machine = await describeMachine();
+
+function perRuntime<T>(measure: (runtime: Runtime) => T): PerRuntime<T> {
+  return Object.fromEntries(runtimes.map((runtime) => [runtime.id, measure(runtime)])) as PerRuntime<T>;
+}
+
+// Load: every scenario on every runtime is up at once, and they take turns run by run, so drift
+// in a shared machine's load hits all of them alike instead of whichever ran last.
+const scenarioIds = Object.keys(loadScenarioLabels) as LoadScenarioId[];
+const running = new Map<string, RunningScenario>();
+let load: Record<LoadScenarioId, PerRuntime<LoadResult>>;
+try {
+  for (const id of scenarioIds) {
+    for (const runtime of runtimes) {
+      say(`starting and warming up ${loadScenarioLabels[id]} on ${runtime.label}`);
+      running.set(`${id} ${runtime.id}`, await prepareScenario(loadScenarios[id], runtime, bundles, plan));
     }
   }
+  for (let i = 1; i <= plan.runs; i += 1) {
+    for (const id of scenarioIds) {
+      for (const runtime of runtimes) {
+        say(`run ${i}/${plan.runs} ${loadScenarioLabels[id]} on ${runtime.label} (${elapsed()})`);
+        await running.get(`${id} ${runtime.id}`)?.runOnce();
+      }
+    }
+  }
+  const resultOf = (id: LoadScenarioId, runtime: Runtime) => {
+    const scenario = running.get(`${id} ${runtime.id}`);
+    if (!scenario) throw new Error(`${id} on ${runtime.label} did not run`);
+    return scenario.result();
+  };
+  load = Object.fromEntries(scenarioIds.map((id) => [id, perRuntime((runtime) => resultOf(id, runtime))])) as typeof load;
 } finally {
   await Promise.all([...running.values()].map((scenario) => scenario.stop()));
 }
-const results = Object.fromEntries(keys.map((key) => [key, running.get(key)?.result()])) as Record<Key, ScenarioResult>;
-let coldStart: Awaited<ReturnType<typeof measureColdStarts>> | undefined;
-if (!skipColdStart) {
-  process.stderr.write('bench: cold starts ...\n');
-  coldStart = await measureColdStarts(bundles);
-}
-let pipeline: PipelineResult | undefined;
-if (pipelineSaves > 0) {
-  process.stderr.write(`bench: message pipeline, ${pipelineSaves} saves ...\n`);
-  pipeline = await measurePipeline(bundles, pipelineSaves);
+
+let coldStart: BenchReport['coldStart'] = null;
+if (plan.coldStart) {
+  say(`cold starts: ${Object.values(coldStartLabels).join(', ')}; ${plan.coldStartTries} tries each, without NODE_EXTRA_CA_CERTS (${elapsed()})`);
+  coldStart = await measureColdStarts(runtimes, bundles, plan.coldStartTries);
 }
 
-const { product, naive, ceiling, productNoStats } = results;
-const all = Object.values(results);
-const statsRpsCost = 1 - product.rps / productNoStats.rps;
-// Judged on server CPU per request: on 2 shared CPUs the rps of two runs of the same build differ
-// by up to a third (scheduling luck), while CPU per request moves a few percent.
-const statsCpuCost = product.cpuMicrosPerRequest / productNoStats.cpuMicrosPerRequest - 1;
-const goals: Goal[] = [
-  { goal: 'product >= 3x naive', actual: `${(product.rps / naive.rps).toFixed(2)}x`, pass: product.rps >= 3 * naive.rps },
-  {
-    goal: 'product >= 50% of ceiling',
-    actual: `${((100 * product.rps) / ceiling.rps).toFixed(0)}%`,
-    pass: product.rps >= 0.5 * ceiling.rps,
-  },
-  {
-    goal: 'zero errors, counter == 2xx answers',
-    actual: all.map((result) => `${result.errors}/${result.counterMismatch ?? '-'}`).join(' '),
-    pass: all.every((result) => result.errors === 0 && (result.counterMismatch ?? 0) === 0),
-  },
-  {
-    goal: 'stats recording costs <= 5%',
-    actual: `${(100 * statsCpuCost).toFixed(1)}% CPU/request (${(100 * statsRpsCost).toFixed(1)}% rps)`,
-    pass: statsCpuCost <= 0.05,
-  },
-];
-if (coldStart) {
-  const { product: cold, bare } = coldStart;
-  goals.push(
-    {
-      goal: 'cold start <= 1.5x bare node:http',
-      actual: `${(cold.firstOkMs / bare.firstOkMs).toFixed(2)}x (${cold.firstOkMs.toFixed(0)} vs ${bare.firstOkMs.toFixed(0)} ms)`,
-      pass: cold.firstOkMs <= 1.5 * bare.firstOkMs,
-    },
-    {
-      goal: 'idle RSS <= 1.3x bare node:http',
-      actual: `${(cold.idleRssMib / bare.idleRssMib).toFixed(2)}x (${cold.idleRssMib.toFixed(1)} vs ${bare.idleRssMib.toFixed(1)} MiB)`,
-      pass: cold.idleRssMib <= 1.3 * bare.idleRssMib,
-    },
-  );
-}
-if (pipeline) {
-  goals.push({
-    goal: 'pipeline: every accepted save stored once',
-    actual: `${pipeline.stored} stored / ${pipeline.accepted} accepted of ${pipeline.saves}`,
-    pass: pipeline.stored === pipeline.accepted && pipeline.accepted === pipeline.saves,
-  });
+let pipeline: BenchReport['pipeline'] = null;
+if (plan.pipeline) {
+  const measured: Partial<Record<PipelineShapeId, Partial<PerRuntime<PipelineResult>>>> = {};
+  for (const shape of Object.keys(pipelineShapeLabels) as PipelineShapeId[]) {
+    for (const runtime of runtimes) {
+      say(`message pipeline, ${pipelineShapeLabels[shape]} on ${runtime.label} (${elapsed()})`);
+      measured[shape] = { ...measured[shape], [runtime.id]: await measurePipeline(shape, runtime, bundles, plan) };
+    }
+  }
+  pipeline = measured as Record<PipelineShapeId, PerRuntime<PipelineResult>>;
 }
 
-process.stdout.write(`${formatReport(all, goals, coldStart ? [coldStart.product, coldStart.framework, coldStart.bare] : [], pipeline)}\n`);
-process.stdout.write(
-  `\n${plan.connections} connections, medians of ${plan.runs} runs of ~${plan.seconds}s each, autocannon in its own ` +
-    `process on the same ${availableParallelism()}-CPU machine as the server and PostgreSQL.\n`,
-);
+let scaleOut: BenchReport['scaleOut'] = null;
+if (plan.scaleOut.length > 0) {
+  const points: PerRuntime<ScaleOutPoint[]> = { host: [], image: [] };
+  for (const processes of plan.scaleOut) {
+    for (const runtime of runtimes) {
+      say(`scale-out: ${processes} pingpong processes on ${runtime.label} (${elapsed()})`);
+      points[runtime.id].push(await measureScaleOut(processes, runtime, bundles, plan));
+    }
+  }
+  scaleOut = points;
+}
 
-await mkdir(`${projectRoot}bench/results`, { recursive: true });
-const report = { at: new Date().toISOString(), plan, cpus: availableParallelism(), node: process.version, results, goals, coldStart, pipeline };
-await writeFile(`${projectRoot}bench/results/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
-process.stdout.write('wrote bench/results/latest.json\n');
-if (!goals.every((goal) => goal.pass)) process.exitCode = 1;
+const measured: Omit<BenchReport, 'goals'> = {
+  at: new Date().toISOString(),
+  machine,
+  runtimes: runtimes.map(({ id, label, version }) => ({ id, label, version })),
+  loadGenerator: { version: wrkVersion(), flags: wrkFlags(plan) },
+  plan,
+  load,
+  coldStart,
+  pipeline,
+  scaleOut,
+};
+const report: BenchReport = { ...measured, goals: evaluateGoals(measured) };
+process.stdout.write(`${renderReport(report)}\n\n`);
+
+if (isFullRun(plan)) {
+  writeLatest(report);
+  rewriteReadme(report);
+  process.stdout.write(`wrote ${latestPath.slice(projectRoot.length)} and README.md's benchmark part (${elapsed()})\n`);
+} else {
+  // A quick or partial run must not replace the committed figures.
+  const path = join(projectRoot, 'bench', 'results', 'last-run.json');
+  await mkdir(join(projectRoot, 'bench', 'results'), { recursive: true });
+  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`wrote bench/results/last-run.json; README.md and latest.json are left alone (not a full run) (${elapsed()})\n`);
+}
+if (!report.goals.every((goal) => Object.values(goal.results).every((result) => result.pass))) process.exitCode = 1;

@@ -10,7 +10,9 @@ export interface BenchBundles {
   /** Every function in one process, as `npm start` serves them. */
   all: string;
   naive: string;
-  ceiling: string;
+  /** Hono's hello world on the product's server stack. */
+  honoHello: string;
+  bare: string;
 }
 
 /**
@@ -26,13 +28,18 @@ export async function buildBenchBundles(): Promise<BenchBundles> {
   );
   await build({
     ...bundleOptions,
-    entryPoints: { naive: join(projectRoot, 'bench/naive-server.ts'), ceiling: join(projectRoot, 'bench/ceiling-server.ts') },
+    entryPoints: {
+      naive: join(projectRoot, 'bench/naive-server.ts'),
+      'hono-hello': join(projectRoot, 'bench/hono-hello-server.ts'),
+      bare: join(projectRoot, 'bench/bare-server.ts'),
+    },
     outdir: join(outDir, 'baselines'),
   });
   return {
     fn: (name) => join(outDir, functionBundle(name)),
     all: join(outDir, 'dist', 'main.js'),
     naive: join(outDir, 'baselines', 'naive.js'),
-    ceiling: join(outDir, 'baselines', 'ceiling.js'),
+    honoHello: join(outDir, 'baselines', 'hono-hello.js'),
+    bare: join(outDir, 'baselines', 'bare.js'),
   };
 }

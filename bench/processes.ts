@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../runtime/isolated/free-port.ts';
@@ -10,30 +11,67 @@ export const projectRoot = new URL('../', import.meta.url).pathname;
 export interface BenchProcess {
   readonly child: ChildProcess;
   readonly url: string;
+  /** The last lines the process wrote, for error messages. */
   readonly output: () => string;
   stop(): Promise<void>;
 }
 
-/** Starts `node <args>` with PORT set and resolves once GET `readyPath` answers 200. */
+export interface StartOptions {
+  /** The Node binary: one of the bench's runtimes. */
+  node: string;
+  /** Answers 200 once the process is ready; for the product's first pong, `/pingpong`. */
+  readyPath?: string;
+  /** Where the process reads its port (the peer's runtime reads FUNC_PORT). */
+  portVariable?: string;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+const keptOutputChars = 16_384;
+
+/**
+ * Drains a child's pipe as a container runtime does (so each log line costs the child what it
+ * costs in a pod) while keeping only the tail: a product process at 30k requests/s logs tens of
+ * MiB in a run, which would otherwise pile up in the bench's own memory.
+ */
+export function drainKeepingTail(streams: (NodeJS.ReadableStream | null)[]): () => string {
+  let tail = '';
+  for (const stream of streams) {
+    stream?.on('data', (chunk: Buffer) => {
+      tail += chunk.toString();
+      if (tail.length > 2 * keptOutputChars) tail = tail.slice(-keptOutputChars);
+    });
+  }
+  return () => tail.slice(-keptOutputChars);
+}
+
+/**
+ * The environment every bench process starts from: the image's (NODE_ENV=production), a port, a
+ * DATA_DIR of its own, and nothing else of this machine's. In particular NODE_EXTRA_CA_CERTS,
+ * which this machine sets and the image does not, is left out: it costs Node 20 about 35 ms of
+ * every start.
+ */
+export function baseEnv(dataDir: string): Record<string, string> {
+  return { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', DATA_DIR: dataDir };
+}
+
+/** Starts `<node> <args>` on a free port and resolves once GET `readyPath` answers 200. */
 export async function startProcess(
   args: string[],
   env: Record<string, string>,
-  readyPath = '/health',
-  timeoutMs = 30_000,
+  { node, readyPath = '/health', portVariable = 'PORT', cwd = projectRoot, timeoutMs = 30_000 }: StartOptions,
 ): Promise<BenchProcess & { startedInMs: number }> {
   const port = await freePort();
   // Its own DATA_DIR: the event journal and the embedded database are one process's each, and a
   // journal left by an earlier run would replay its events into this run's database.
   const dataDir = mkdtempSync(join(tmpdir(), 'knfn-bench-'));
   const started = performance.now();
-  const child = spawn(process.execPath, args, {
-    cwd: projectRoot,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ...env },
+  const child = spawn(node, args, {
+    cwd,
+    env: { ...baseEnv(dataDir), [portVariable]: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const output = drainKeepingTail([child.stdout, child.stderr]);
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
       rmSync(dataDir, { recursive: true, force: true });
@@ -46,23 +84,22 @@ export async function startProcess(
     await exited;
   };
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}:\n${output()}`);
     if (performance.now() - started > timeoutMs) {
       await stop();
-      throw new Error(`${args.join(' ')} did not answer ${readyPath} within ${timeoutMs} ms:\n${output}`);
+      throw new Error(`${args.join(' ')} did not answer ${readyPath} within ${timeoutMs} ms:\n${output()}`);
     }
     const status = await fetch(`${url}${readyPath}`).then(
       (response) => response.arrayBuffer().then(() => response.status),
       () => 0,
     );
-    if (status === 200) return { child, url, output: () => output, stop, startedInMs: performance.now() - started };
+    if (status === 200) return { child, url, output, stop, startedInMs: performance.now() - started };
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
 /** Resident set size of a running process in KiB, from /proc (Linux only). */
 export async function residentKib(pid: number): Promise<number | undefined> {
-  const { readFile } = await import('node:fs/promises');
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
   return match?.[1] ? Number(match[1]) : undefined;
@@ -70,11 +107,52 @@ export async function residentKib(pid: number): Promise<number | undefined> {
 
 /** CPU time (user + system) a running process has used so far, in microseconds, from /proc. */
 export async function cpuMicros(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name, which is in parentheses and may itself contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   // Linux reports in clock ticks of 1/100 s (USER_HZ) on every common architecture.
   return ticks * 10_000;
+}
+
+/** A process and every process below it (function processes, nginx and its workers). */
+async function processTree(pid: number): Promise<number[]> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => []);
+  const children = await Promise.all(
+    tasks.map((task) => readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')),
+  );
+  const direct = children.flatMap((list) => list.split(' ').filter(Boolean).map(Number));
+  return [pid, ...(await Promise.all(direct.map(processTree))).flat()];
+}
+
+/** CPU microseconds used so far by each process of a tree, by pid. */
+export async function treeCpuMicros(pid: number): Promise<Map<number, number>> {
+  const pids = await processTree(pid);
+  const used = await Promise.all(pids.map((each) => cpuMicros(each).catch(() => undefined)));
+  return new Map(pids.flatMap((each, index) => (used[index] === undefined ? [] : [[each, used[index]]])));
+}
+
+/**
+ * CPU a tree used between two samples. A process that started in between counts from 0; one that
+ * exited in between is lost, which the bench avoids by keeping its processes up while it measures.
+ */
+export function cpuUsedBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, micros] of after) sum += micros - (before.get(pid) ?? 0);
+  return sum;
+}
+
+/** The same, split by the role `roleOf` reads in each process's command line. */
+export async function cpuUsedByRole(
+  before: Map<number, number>,
+  after: Map<number, number>,
+  roleOf: (commandLine: string) => string,
+): Promise<Record<string, number>> {
+  const byRole: Record<string, number> = {};
+  for (const [pid, micros] of after) {
+    const commandLine = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
+    const role = roleOf(commandLine);
+    byRole[role] = (byRole[role] ?? 0) + micros - (before.get(pid) ?? 0);
+  }
+  return byRole;
 }

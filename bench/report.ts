@@ -1,67 +1,136 @@
-import type { ColdStart } from './cold-start.ts';
-import type { PipelineResult } from './pipeline.ts';
-import type { ScenarioResult } from './scenarios.ts';
+import { kilo, markdownTable, percent } from './format.ts';
+import { coldStartLabels, loadScenarioLabels, pipelineShapeLabels } from './labels.ts';
+import type { BenchReport, PerRuntime, RuntimeId } from './report-data.ts';
 
-export interface Goal {
-  goal: string;
-  actual: string;
-  pass: boolean;
-}
+type Cell<K, T> = (value: T, id: RuntimeId, key: K) => string;
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
-}
-
-export function formatReport(
-  results: ScenarioResult[],
-  goals: Goal[],
-  coldStarts: ColdStart[],
-  pipeline: PipelineResult | undefined,
+/** One row per key, one column per runtime: the shape of every table here. */
+function byRuntime<K extends string, T>(
+  report: BenchReport,
+  title: string,
+  labels: Record<K, string>,
+  data: Record<K, PerRuntime<T>>,
+  cell: Cell<K, T>,
+  align: 'left' | 'right' = 'right',
 ): string {
-  const load = table(
-    ['scenario', 'rps (median)', 'p99 ms', 'server CPU us/req', 'errors', '2xx', 'committed - 2xx'],
-    results.map((result) => [
-      result.name,
-      result.rps.toFixed(0),
-      String(result.p99Ms),
-      result.cpuMicrosPerRequest.toFixed(0),
-      String(result.errors),
-      String(result.ok),
-      result.counterMismatch === undefined ? 'n/a' : String(result.counterMismatch),
+  const keys = Object.keys(labels) as K[];
+  return markdownTable(
+    [title, ...report.runtimes.map((runtime) => runtime.label)],
+    keys.map((key) => [labels[key], ...report.runtimes.map(({ id }) => cell(data[key][id], id, key))]),
+    ['left', ...report.runtimes.map(() => align)],
+  );
+}
+
+function throughput(report: BenchReport): string {
+  const { load, plan } = report;
+  // pingpong's row carries its share of the Hono hello world: the first goal's ratio.
+  return byRuntime(report, `2xx answers/s, median of ${plan.runs}`, loadScenarioLabels, load, (result, id, key) =>
+    key === 'pingpong' ? `${kilo(result.rps)} (${percent(result.rps / load.honoHello[id].rps)} of Hono)` : kilo(result.rps),
+  );
+}
+
+function cost(report: BenchReport): string {
+  return byRuntime(
+    report,
+    'server CPU per request, p99 latency',
+    loadScenarioLabels,
+    report.load,
+    (result) =>
+      `${result.cpuMicrosPerRequest.toFixed(0)} µs, ${result.p99Ms.toFixed(1)} ms${result.slow > 0 ? `, ${result.slow} answers after 2 s` : ''}`,
+  );
+}
+
+function coldStarts(report: BenchReport): string | undefined {
+  if (!report.coldStart) return undefined;
+  return byRuntime(
+    report,
+    `cold start (spawn to first 200), RSS after it; median of ${report.plan.coldStartTries}`,
+    coldStartLabels,
+    report.coldStart,
+    (result) => `${result.firstOkMs.toFixed(0)} ms, ${result.idleRssMib.toFixed(1)} MiB`,
+  );
+}
+
+function goals(report: BenchReport): string {
+  return markdownTable(
+    ['goal (same run, same runtime)', ...report.runtimes.map((runtime) => runtime.label)],
+    report.goals.map((goal) => [
+      goal.goal,
+      ...report.runtimes.map(({ id }) => {
+        const result = goal.results[id];
+        return result === undefined ? 'n/a' : `${result.actual} ${result.pass ? 'pass' : '**fail**'}`;
+      }),
     ]),
+    ['left', ...report.runtimes.map(() => 'left' as const)],
   );
-  const verdicts = table(
-    ['goal', 'actual', 'result'],
-    goals.map((goal) => [goal.goal, goal.actual, goal.pass ? 'PASS' : 'FAIL']),
+}
+
+function scaleOut(report: BenchReport): string | undefined {
+  const { scaleOut: points } = report;
+  if (!points) return undefined;
+  const counts = [...new Set(Object.values(points).flatMap((list) => list.map((point) => point.processes)))];
+  return markdownTable(
+    ['pingpong processes, one database', ...report.runtimes.map((runtime) => runtime.label)],
+    counts.map((processes) => [
+      String(processes),
+      ...report.runtimes.map(({ id }) => {
+        const point = points[id].find((each) => each.processes === processes);
+        if (!point) return 'n/a';
+        const numbers = point.uniqueAndGapFree ? 'unique, gap-free' : `**${point.problem ?? 'broken'}**`;
+        return `${kilo(point.rps)} rps, ${point.cpuMicrosPerRequest.toFixed(0)} µs CPU/pong, ${kilo(point.pongs)} pongs ${numbers}`;
+      }),
+    ]),
+    ['right', ...report.runtimes.map(() => 'left' as const)],
   );
-  const parts = [load, verdicts];
-  if (coldStarts.length > 0) {
-    parts.push(
-      table(
-        ['cold start (production bundle)', 'spawn -> first 200 ms', 'RSS after 1st request MiB'],
-        coldStarts.map((cold) => [cold.name, cold.firstOkMs.toFixed(0), cold.idleRssMib.toFixed(1)]),
-      ),
-    );
-  }
-  if (pipeline) {
-    parts.push(
-      table(
-        ['message pipeline', 'saves', 'senders', 'accepted/s', 'end to end ms', 'stored/s', 'stored'],
-        [
-          [
-            'POST /save -> worker -> /view',
-            String(pipeline.saves),
-            String(pipeline.concurrency),
-            pipeline.acceptedPerSecond.toFixed(0),
-            pipeline.endToEndMs.toFixed(0),
-            pipeline.storedPerSecond.toFixed(0),
-            String(pipeline.stored),
-          ],
-        ],
-      ),
-    );
-  }
-  return parts.join('\n\n');
+}
+
+/** ` (runner 2.10, save 1.20, ...)` in ms, largest first, idle helpers left out; nothing for one process. */
+function byProcess(micros: Record<string, number>): string {
+  const entries = Object.entries(micros)
+    .filter(([, value]) => value >= 5)
+    .sort(([, a], [, b]) => b - a);
+  if (entries.length < 2) return '';
+  return ` (${entries.map(([role, value]) => `${role} ${(value / 1000).toFixed(2)}`).join(', ')})`;
+}
+
+function pipeline(report: BenchReport): string | undefined {
+  if (!report.pipeline) return undefined;
+  return byRuntime(
+    report,
+    'message pipeline: save -> event -> worker -> PostgreSQL',
+    pipelineShapeLabels,
+    report.pipeline,
+    (result) =>
+      [
+        `${result.acceptedPerSecond.toFixed(0)} accepted/s`,
+        `${result.stored} stored of ${result.accepted}`,
+        result.drainMs === null ? 'not all stored' : `last row ${(result.drainMs / 1000).toFixed(1)} s after the last answer`,
+        `${(result.cpuMicrosPerSave / 1000).toFixed(2)} ms CPU/save${byProcess(result.cpuMicrosPerSaveByProcess)}`,
+        ...(result.refused > 0 ? [`${result.refused} refused`] : []),
+        ...(result.slow > 0 ? [`${result.slow} answered after 2 s`] : []),
+        ...(result.errors > 0 ? [`**${result.errors} errors**`] : []),
+      ].join(', '),
+    'left',
+  );
+}
+
+/**
+ * The README's generated part, from one run's results and nothing else (no clock, no machine
+ * reads), so bench/report.test.ts can render the committed latest.json and compare.
+ */
+export function renderReport(report: BenchReport): string {
+  const { machine, plan } = report;
+  const whose = { host: "the host's", image: "the image's, from bench/runtimes" };
+  const runtimes = report.runtimes.map((runtime) => `${runtime.label} (${whose[runtime.id]})`);
+  const header = [
+    `Run of ${report.at.slice(0, 10)} on ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGib} GiB, ${machine.postgres}; ` +
+      'the load generator, the servers and PostgreSQL share the machine.',
+    `- Runtimes: ${runtimes.join(' and ')}.`,
+    `- Load: ${report.loadGenerator.version} \`${report.loadGenerator.flags}\` (scale-out: a thread per process), ` +
+      `${plan.runs} runs per scenario taking turns; a run counts from its first request to its last answer and leaves none unanswered.`,
+    '- Every process starts with NODE_ENV=production and without NODE_EXTRA_CA_CERTS, as in the image; the product at its ' +
+      'default log level, its stdout a drained pipe.',
+  ];
+  const parts = [header.join('\n'), throughput(report), cost(report), coldStarts(report), goals(report), scaleOut(report), pipeline(report)];
+  return parts.filter((part) => part !== undefined).join('\n\n');
 }
