@@ -1,10 +1,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnServer } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { dropKeys, inspector, redisUrl, testKeyPrefix, waitForOutput } from './support/redis.ts';
+import { dropKeys, inspector, spawnSharingRedis, testKeyPrefix } from './support/redis.ts';
 import { startDatabaseProxy } from './support/tcp-proxy.ts';
 import type { TcpProxy } from './support/tcp-proxy.ts';
 
@@ -37,22 +36,13 @@ describe('the read-through cache shared by two processes through Redis', () => {
     const proxied = await startDatabaseProxy(database.url);
     databaseProxy = proxied.proxy;
     look = inspector();
-    servers = await Promise.all(
-      [0, 1].map(() =>
-        spawnServer({
-          DATABASE_URL: proxied.url,
-          MIGRATE_ON_START: 'true',
-          FUNCTION: 'locations,time,stats',
-          REDIS_URL: redisUrl,
-          REDIS_KEY_PREFIX: keyPrefix,
-          // Generous: these tests are about sharing, and a loaded machine must not make them fall back.
-          REDIS_TIMEOUT_MS: '1000',
-          DATABASE_CONNECT_TIMEOUT_MS: '500',
-          DATABASE_QUERY_TIMEOUT_MS: '1000',
-        }),
-      ),
-    );
-    await Promise.all(servers.map((server) => waitForOutput(server.output, '"msg":"redis connected"')));
+    servers = await spawnSharingRedis({
+      DATABASE_URL: proxied.url,
+      FUNCTION: 'locations,time,stats',
+      REDIS_KEY_PREFIX: keyPrefix,
+      DATABASE_CONNECT_TIMEOUT_MS: '500',
+      DATABASE_QUERY_TIMEOUT_MS: '1000',
+    });
   });
   afterAll(async () => {
     for (const server of servers) server.child.kill('SIGTERM');

@@ -3,11 +3,10 @@ import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InFlightReport } from '../runtime/redis/in-flight.ts';
-import { spawnServer } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { dropKeys, inspector, redisUrl, testKeyPrefix, waitForOutput } from './support/redis.ts';
+import { dropKeys, inspector, spawnSharingRedis, testKeyPrefix } from './support/redis.ts';
 
 type Server = SpawnedProcess & { url: string };
 
@@ -61,20 +60,7 @@ describe('requests in flight across two processes through Redis', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     look = inspector();
-    servers = await Promise.all(
-      [0, 1].map(() =>
-        spawnServer({
-          DATABASE_URL: database.url,
-          MIGRATE_ON_START: 'true',
-          FUNCTION: 'locations,stats',
-          REDIS_URL: redisUrl,
-          REDIS_KEY_PREFIX: keyPrefix,
-          // Generous: a loaded machine must not turn the counts unavailable here.
-          REDIS_TIMEOUT_MS: '1000',
-        }),
-      ),
-    );
-    await Promise.all(servers.map((server) => waitForOutput(server.output, '"msg":"redis connected"')));
+    servers = await spawnSharingRedis({ DATABASE_URL: database.url, FUNCTION: 'locations,stats', REDIS_KEY_PREFIX: keyPrefix });
   });
   afterAll(async () => {
     for (const server of servers) server.child.kill('SIGTERM');

@@ -1,10 +1,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnServer } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { dropKeys, inspector, startRedisProxy, testKeyPrefix, waitForOutput } from './support/redis.ts';
+import { dropKeys, inspector, spawnSharingRedis, startRedisProxy, testKeyPrefix, waitForOutput } from './support/redis.ts';
 import type { TcpProxy } from './support/tcp-proxy.ts';
 
 type Server = SpawnedProcess & { url: string };
@@ -39,20 +38,14 @@ describe('Redis cut under load: two processes sharing it through a proxy', () =>
     const proxied = await startRedisProxy();
     proxy = proxied.proxy;
     look = inspector();
-    servers = await Promise.all(
-      [0, 1].map(() =>
-        spawnServer({
-          DATABASE_URL: database.url,
-          MIGRATE_ON_START: 'true',
-          FUNCTION: 'locations,time,stats',
-          REDIS_URL: proxied.url,
-          REDIS_KEY_PREFIX: keyPrefix,
-          REDIS_TIMEOUT_MS: String(redisTimeoutMs),
-          RATE_LIMIT_WRITES: '5/1m',
-        }),
-      ),
-    );
-    await Promise.all(servers.map((server) => waitForOutput(server.output, '"msg":"redis connected"')));
+    servers = await spawnSharingRedis({
+      DATABASE_URL: database.url,
+      FUNCTION: 'locations,time,stats',
+      REDIS_URL: proxied.url,
+      REDIS_KEY_PREFIX: keyPrefix,
+      REDIS_TIMEOUT_MS: String(redisTimeoutMs),
+      RATE_LIMIT_WRITES: '5/1m',
+    });
     await fetch(`${servers[0]?.url}/api/locations`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },

@@ -2,11 +2,10 @@ import { request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnServer } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { dropKeys, inspector, redisUrl, testKeyPrefix, waitForOutput } from './support/redis.ts';
+import { dropKeys, inspector, spawnSharingRedis, testKeyPrefix } from './support/redis.ts';
 
 type Server = SpawnedProcess & { url: string };
 
@@ -56,24 +55,14 @@ describe('write limits shared through Redis by two processes (RATE_LIMIT_WRITES=
   beforeAll(async () => {
     database = await createTestDatabase();
     look = inspector();
-    servers = await Promise.all(
-      [0, 1].map(() =>
-        spawnServer({
-          DATABASE_URL: database.url,
-          MIGRATE_ON_START: 'true',
-          FUNCTION: 'locations',
-          REDIS_URL: redisUrl,
-          REDIS_KEY_PREFIX: keyPrefix,
-          RATE_LIMIT_WRITES: '5/1m',
-          // Generous: these tests are about sharing, and a loaded machine must not make them fall back.
-          REDIS_TIMEOUT_MS: '1000',
-          // 127.0.0.2 plays the gateway: only its X-Forwarded-For names the client.
-          TRUSTED_PROXIES: '127.0.0.2',
-        }),
-      ),
-    );
-    // Limits are shared from the first connection on; before it each process would count alone.
-    await Promise.all(servers.map((server) => waitForOutput(server.output, '"msg":"redis connected"')));
+    servers = await spawnSharingRedis({
+      DATABASE_URL: database.url,
+      FUNCTION: 'locations',
+      REDIS_KEY_PREFIX: keyPrefix,
+      RATE_LIMIT_WRITES: '5/1m',
+      // 127.0.0.2 plays the gateway: only its X-Forwarded-For names the client.
+      TRUSTED_PROXIES: '127.0.0.2',
+    });
   });
   afterAll(async () => {
     for (const server of servers) server.child.kill('SIGTERM');

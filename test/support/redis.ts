@@ -5,6 +5,8 @@ import { createMetrics } from '../../runtime/metrics.ts';
 import type { Metrics } from '../../runtime/metrics.ts';
 import { connectRedis } from '../../runtime/redis/connection.ts';
 import type { SharedRedis } from '../../runtime/redis/connection.ts';
+import { spawnServer } from './process.ts';
+import type { SpawnedProcess } from './process.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
 /** The machine's Redis (.ci/run starts it); every test keeps to keys under a prefix of its own. */
@@ -60,4 +62,21 @@ export async function waitForOutput(output: () => string, text: string, timeoutM
     if (Date.now() > deadline) throw new Error(`no "${text}" within ${timeoutMs} ms in:\n${output()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Two (or `count`) servers of `env.FUNCTION` sharing one database and one Redis under `keyPrefix`,
+ * each connected to Redis before this returns: until then each would limit and count alone.
+ * REDIS_TIMEOUT_MS defaults to a generous 1000 ms, so a loaded machine does not make a test about
+ * sharing fall back to each process's own state; a test about the bound sets its own.
+ */
+export async function spawnSharingRedis(
+  env: Record<string, string> & { DATABASE_URL: string; FUNCTION: string; REDIS_KEY_PREFIX: string },
+  count = 2,
+): Promise<(SpawnedProcess & { url: string })[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => spawnServer({ MIGRATE_ON_START: 'true', REDIS_URL: redisUrl, REDIS_TIMEOUT_MS: '1000', ...env })),
+  );
+  await Promise.all(servers.map((server) => waitForOutput(server.output, '"msg":"redis connected"')));
+  return servers;
 }
