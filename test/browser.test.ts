@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import { launchChromium, saveThroughTheForm, showMarkupAsText } from './support/browser.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { spawnServer } from './support/process.ts';
+import { spawnServer, stopProcess } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 
 describe('the message board in a real browser, under npm start', () => {
@@ -18,10 +18,7 @@ describe('the message board in a real browser, under npm start', () => {
   });
   afterAll(async () => {
     await browser?.close();
-    if (server && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await stopProcess(server);
     await database?.drop();
   });
 

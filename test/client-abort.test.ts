@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from './support/load-client.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { spawnServer } from './support/process.ts';
+import { spawnServer, stopProcess } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 
 /** Sends the head of a request and part of its body, then drops the connection. */
@@ -32,10 +32,7 @@ describe('a client that drops its connection in the middle of an upload', () => 
     server = await spawnServer({ DATABASE_URL: database.url, STATS_FLUSH_INTERVAL_MS: '200' });
   });
   afterAll(async () => {
-    if (server && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await stopProcess(server);
     await database?.drop();
   });
 

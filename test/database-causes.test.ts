@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { spawnEntry, spawnServer } from './support/process.ts';
-import type { SpawnedProcess } from './support/process.ts';
+import { spawnEntry, spawnServer, stopProcess } from './support/process.ts';
 import { startDatabaseProxy } from './support/tcp-proxy.ts';
 
 const role = 'knfn_no_such_role';
@@ -16,13 +15,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-async function stop(server: SpawnedProcess | undefined): Promise<void> {
-  if (server && server.child.exitCode === null) {
-    server.child.kill('SIGTERM');
-    await server.exited;
-  }
 }
 
 async function readiness(base: string): Promise<{ status: number; body: unknown }> {
@@ -58,7 +50,7 @@ describe('logs and readiness name the cause of a database failure, never a state
       expect(server.output()).not.toContain('ping_count');
       expect(server.output()).not.toContain('[object Object]');
     } finally {
-      await stop(server);
+      await stopProcess(server);
     }
   });
 
@@ -70,7 +62,7 @@ describe('logs and readiness name the cause of a database failure, never a state
         body: { error: { code: 'not_ready', message: `database unreachable: ECONNREFUSED 127.0.0.1:${refusedPort}` } },
       });
     } finally {
-      await stop(server);
+      await stopProcess(server);
     }
     // At start-up the cause becomes one line that also says what to do (test/startup-errors.test.ts).
     for (const [url, cause] of [
@@ -108,7 +100,7 @@ describe('logs and readiness name the cause of a database failure, never a state
       expect(output).not.toMatch(/insert into|Failed query|params:/i);
       expect(output).not.toContain('[object Object]');
     } finally {
-      await stop(server);
+      await stopProcess(server);
       await proxy.stop();
     }
   });

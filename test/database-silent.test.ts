@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pongNumber, sleep } from './support/load-client.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { spawnServer } from './support/process.ts';
+import { spawnServer, stopProcess } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { startDatabaseProxy } from './support/tcp-proxy.ts';
 import type { TcpProxy } from './support/tcp-proxy.ts';
@@ -95,10 +95,7 @@ describe('a database that accepts connections and then never answers', () => {
       ...env,
     });
   const stopServer = async () => {
-    if (server && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await stopProcess(server);
     server = undefined;
   };
 
@@ -175,10 +172,7 @@ describe('a slow database that still answers', () => {
     });
   });
   afterAll(async () => {
-    if (server && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await stopProcess(server);
     await proxy?.stop();
     await database?.drop();
   });

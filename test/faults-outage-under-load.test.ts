@@ -4,7 +4,7 @@ import { pongNumber, sleep, timedRequest } from './support/load-client.ts';
 import type { LoadResult } from './support/load-client.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { spawnServer } from './support/process.ts';
+import { spawnServer, stopProcess } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { startDatabaseProxy } from './support/tcp-proxy.ts';
 import type { TcpProxy } from './support/tcp-proxy.ts';
@@ -33,10 +33,7 @@ describe('a database outage in the middle of concurrent load', () => {
   });
   afterAll(async () => {
     await proxy?.start().catch(() => undefined);
-    if (server && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await stopProcess(server);
     await proxy?.stop();
     await database?.drop();
   });

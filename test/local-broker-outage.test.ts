@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { messageIdForKey } from '../functions/save/idempotency.ts';
 import { sleep, timedRequest } from './support/load-client.ts';
 import { createTestDatabase } from './support/postgres.ts';
-import { spawnServer } from './support/process.ts';
+import { spawnServer, stopProcess } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { startDatabaseProxy } from './support/tcp-proxy.ts';
 
@@ -102,10 +102,7 @@ async function outageWithKill(queueEnv: Record<string, string>): Promise<{ accep
     expect(rows.filter((row) => byId.get(row.event_id)?.data !== row.data)).toEqual([]);
     return { accepted: accepted.length, sent: sent.length, stored: rows.length };
   } finally {
-    if (server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await stopProcess(server);
     await proxy.stop();
     await database.drop();
     rmSync(dataDir, { recursive: true, force: true });

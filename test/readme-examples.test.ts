@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { spawnServer } from './support/process.ts';
+import { spawnServer, stopProcess } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { expectReadmeExamplesToHold, readmeCurlExamples } from './support/readme-examples.ts';
 
@@ -25,10 +25,7 @@ describe("the README's curl examples", () => {
       server = await spawnServer({ DATABASE_URL: database.url});
     });
     afterAll(async () => {
-      if (server && server.child.exitCode === null) {
-        server.child.kill('SIGTERM');
-        await server.exited;
-      }
+      await stopProcess(server);
       await database?.drop();
     });
 

@@ -5,7 +5,7 @@ import { latencyBoundsMs } from '../runtime/request-stats.ts';
 import { launchChromium } from './support/browser.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
-import { spawnServer } from './support/process.ts';
+import { spawnServer, stopProcess } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 
 const minuteMs = 60_000;
@@ -89,10 +89,7 @@ describe('the stats dashboard in a real browser', () => {
   });
   afterAll(async () => {
     await browser?.close();
-    if (server && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await stopProcess(server);
     await database?.drop();
   });
 

@@ -51,3 +51,10 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 20_00
   });
   return { ...spawned, url };
 }
+
+/** SIGTERM to a spawned process that is still running, then waits for it to exit; nothing if it is gone. */
+export async function stopProcess(spawned: SpawnedProcess | undefined): Promise<void> {
+  if (!spawned || spawned.child.exitCode !== null) return;
+  spawned.child.kill('SIGTERM');
+  await spawned.exited;
+}
