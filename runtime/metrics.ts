@@ -1,6 +1,8 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 import type { PoolStats, QueryObserver } from '../db/client.ts';
 import type { DatabaseSize } from '../db/database.ts';
+import { lazyRegistry } from './lazy-registry.ts';
+import type { LazyRegistry, PromClientModule, Registry } from './lazy-registry.ts';
 
 export interface RequestLabels {
   function: string;
@@ -10,7 +12,8 @@ export interface RequestLabels {
 }
 
 export interface Metrics extends QueryObserver {
-  readonly registry: Registry;
+  /** prom-client's registry, loaded on first use (`registry.load()`: a scrape, or once the server answered its first request). */
+  readonly registry: LazyRegistry;
   requestFinished(labels: RequestLabels, seconds: number): void;
   /** Called at scrape time so the pool gauges are never stale. */
   watchPool(stats: () => PoolStats): void;
@@ -33,16 +36,55 @@ const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 
 /** One registry per process, so tests can build many apps without global clashes. */
 export function createMetrics(): Metrics {
-  const registry = new Registry();
+  const registry = lazyRegistry();
+  let poolStats: () => PoolStats = () => ({ total: 0, idle: 0, waiting: 0 });
+  let databaseSize: (() => Promise<DatabaseSize | undefined>) | undefined;
+  // Set once prom-client has loaded; until then each record waits in the registry's queue.
+  let recorders: Recorders | undefined;
+  registry.use((client, loaded) => {
+    recorders = defineMetrics(client, loaded, {
+      poolStats: () => poolStats(),
+      databaseSize: async () => databaseSize?.(),
+    });
+  });
+
+  return {
+    registry,
+    requestFinished(labels, seconds) {
+      if (recorders) recorders.requestFinished(labels, seconds);
+      else registry.use(() => recorders?.requestFinished(labels, seconds));
+    },
+    queryFinished(seconds, failed) {
+      if (recorders) recorders.queryFinished(seconds, failed);
+      else registry.use(() => recorders?.queryFinished(seconds, failed));
+    },
+    watchPool(stats) {
+      poolStats = stats;
+    },
+    watchDatabaseSize(read, options) {
+      databaseSize = cachedReading(read, options);
+    },
+  };
+}
+
+type Recorders = Pick<Metrics, 'requestFinished' | 'queryFinished'>;
+
+interface Readings {
+  poolStats(): PoolStats;
+  databaseSize(): Promise<DatabaseSize | undefined>;
+}
+
+function defineMetrics(client: PromClientModule, registry: Registry, readings: Readings): Recorders {
+  const { Counter, Gauge, Histogram, collectDefaultMetrics } = client;
   collectDefaultMetrics({ register: registry });
 
-  const requests = new Counter({
+  const requests: Counter<'function' | 'method' | 'route' | 'status'> = new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests answered, by function, method, route pattern and status.',
     labelNames: ['function', 'method', 'route', 'status'] as const,
     registers: [registry],
   });
-  const requestDuration = new Histogram({
+  const requestDuration: Histogram<'function' | 'method' | 'route' | 'status'> = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'Time from receiving a request to its response, by function, method, route pattern and status.',
     labelNames: ['function', 'method', 'route', 'status'] as const,
@@ -61,20 +103,18 @@ export function createMetrics(): Metrics {
     help: 'Database statements that failed.',
     registers: [registry],
   });
-  let poolStats: () => PoolStats = () => ({ total: 0, idle: 0, waiting: 0 });
   const poolGauge = (name: string, help: string, read: (stats: PoolStats) => number) =>
     new Gauge({
       name,
       help,
       registers: [registry],
       collect() {
-        this.set(read(poolStats()));
+        this.set(read(readings.poolStats()));
       },
     });
   poolGauge('db_pool_connections', 'Open database connections.', (stats) => stats.total);
   poolGauge('db_pool_idle_connections', 'Idle database connections.', (stats) => stats.idle);
   poolGauge('db_pool_waiting_requests', 'Queries waiting for a connection.', (stats) => stats.waiting);
-  let databaseSize: (() => Promise<DatabaseSize | undefined>) | undefined;
   new Gauge({
     name: 'db_database_size_bytes',
     help: 'Size of the database on disk (pg_database_size), refreshed at most once a minute.',
@@ -83,14 +123,13 @@ export function createMetrics(): Metrics {
     labelNames: ['database'] as const,
     registers: [registry],
     async collect() {
-      const size = await databaseSize?.();
+      const size = await readings.databaseSize();
       this.reset();
       if (size) this.set({ database: size.database }, size.bytes);
     },
   });
 
   return {
-    registry,
     requestFinished(labels, seconds) {
       const values = { ...labels, status: String(labels.status) };
       requests.inc(values);
@@ -99,12 +138,6 @@ export function createMetrics(): Metrics {
     queryFinished(seconds, failed) {
       queryDuration.observe({ outcome: failed ? 'error' : 'ok' }, seconds);
       if (failed) queryErrors.inc();
-    },
-    watchPool(stats) {
-      poolStats = stats;
-    },
-    watchDatabaseSize(read, options) {
-      databaseSize = cachedReading(read, options);
     },
   };
 }

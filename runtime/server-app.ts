@@ -32,8 +32,9 @@ export function createServerApp({ functions, readiness, ...services }: ServerApp
   root.get('/health/ready', ready);
   root.get('/health/readiness', ready);
   root.get('/metrics', async (c) => {
-    const text = await services.metrics.registry.metrics();
-    return c.body(text, 200, { 'Content-Type': services.metrics.registry.contentType });
+    const registry = await services.metrics.registry.load();
+    const text = await registry.metrics();
+    return c.body(text, 200, { 'Content-Type': registry.contentType });
   });
 
   assertDistinctRoutes(functions);

@@ -15,6 +15,7 @@ import { createReadiness } from './readiness.ts';
 import { createRequestStatsRecorder, postgresStatsWriter } from './request-stats.ts';
 import type { RequestStatsRecorder } from './request-stats.ts';
 import { createServerApp } from './server-app.ts';
+import { deferUntilFirstAnswer } from './deferred-start.ts';
 import { createSharedState } from './shared-state.ts';
 import type { SharedState } from './shared-state.ts';
 import type { LocalBroker } from './local-broker/index.ts';
@@ -107,10 +108,18 @@ export async function startServer(config: Config, available: readonly FunctionDe
   // The local broker needs this server's address, so it starts after listen; until it is up, a
   // request waits for it rather than finding no sink (a save would answer 503 sink_unavailable).
   let settingUp: Promise<unknown> | undefined;
+  const deferred = deferUntilFirstAnswer(() => {
+    void metrics.registry.load();
+    shared.start();
+  });
   const server = await new Promise<Server>((resolve, reject) => {
     // node-server makes an env object for each request: the bindings join it rather than a copy.
-    const fetch = (request: Request, env: object) =>
-      settingUp === undefined ? app.fetch(request, Object.assign(env, bindings)) : settingUp.then(() => app.fetch(request, Object.assign(env, bindings)));
+    const fetch = (request: Request, env: object) => {
+      const answer =
+        settingUp === undefined ? app.fetch(request, Object.assign(env, bindings)) : settingUp.then(() => app.fetch(request, Object.assign(env, bindings)));
+      if (deferred.pending) deferred.answered(answer);
+      return answer;
+    };
     // Node checks these timeouts only every connectionsCheckingInterval (30 s by default), so a
     // slow or truncated body could hold a connection far past the limit without a shorter one.
     const serverOptions = {
@@ -125,8 +134,7 @@ export async function startServer(config: Config, available: readonly FunctionDe
   });
   server.on('error', (error) => log.error('server error', { error }));
   server.on('clientError', answerClientError);
-  // Only now: loading the Redis client costs CPU that listening must not wait for.
-  shared.start();
+  deferred.listening();
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   let broker: LocalBroker | undefined;

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
-import type { Registry } from 'prom-client';
 import type { FunctionDefinition } from './define-function.ts';
+import type { LazyRegistry } from './lazy-registry.ts';
 import type { Logger } from './logger.ts';
 import { trustedProxies } from './rate-limit/client-address.ts';
 import { effectiveWriteLimit, writeRateLimit } from './rate-limit/middleware.ts';
@@ -33,7 +33,7 @@ export interface SharedStateOptions {
   /** The functions this process serves: the in-flight gauge has a series for each from the start. */
   functions: readonly string[];
   log: Logger;
-  registry: Registry;
+  registry: LazyRegistry;
 }
 
 export function createSharedState({ redis: settings, rateLimit, functions, log, registry }: SharedStateOptions): SharedState {

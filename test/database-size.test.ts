@@ -12,7 +12,7 @@ import type { TestDatabase } from './support/postgres.ts';
 const sizeLine = /^db_database_size_bytes\{database="([^"]+)"\} (\d+)$/m;
 
 async function scrape(metrics: ReturnType<typeof createMetrics>): Promise<string> {
-  return metrics.registry.metrics();
+  return (await metrics.registry.load()).metrics();
 }
 
 describe('db_database_size_bytes against real PostgreSQL', () => {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { Counter } from 'prom-client';
-import type { Registry } from 'prom-client';
+import type { Counter } from 'prom-client';
+import type { LazyRegistry } from '../lazy-registry.ts';
 import type { Logger } from '../logger.ts';
 import { throttledWarning } from './throttled-warning.ts';
 
@@ -43,7 +43,7 @@ export interface SharedRedis {
 
 export interface SharedRedisOptions {
   log: Logger;
-  registry: Registry;
+  registry: LazyRegistry;
   /** How often the same kind of failure is logged at most (default 30 s). */
   warnEveryMs?: number;
 }
@@ -56,13 +56,17 @@ export interface SharedRedisOptions {
  */
 export function connectRedis(settings: RedisSettings, { log, registry, warnEveryMs = 30_000 }: SharedRedisOptions): SharedRedis {
   const redisLog = log.child({ component: 'redis' });
-  const failures = new Counter({
-    name: 'redis_failures_total',
-    help: 'Uses of Redis that failed or exceeded REDIS_TIMEOUT_MS and went on without it (rate_limit: the process limited alone; cache: read the database; in_flight: counts unavailable).',
-    labelNames: ['use'] as const,
-    registers: [registry],
+  let failures: Counter<'use'> | undefined;
+  registry.use((client, loaded) => {
+    const counter = new client.Counter({
+      name: 'redis_failures_total',
+      help: 'Uses of Redis that failed or exceeded REDIS_TIMEOUT_MS and went on without it (rate_limit: the process limited alone; cache: read the database; in_flight: counts unavailable).',
+      labelNames: ['use'] as const,
+      registers: [loaded],
+    });
+    for (const use of ['rate_limit', 'cache', 'in_flight'] as const) counter.inc({ use }, 0);
+    failures = counter;
   });
-  for (const use of ['rate_limit', 'cache', 'in_flight'] as const) failures.inc({ use }, 0);
   const warn = throttledWarning(redisLog, warnEveryMs);
 
   let client: Redis | undefined;
@@ -141,7 +145,7 @@ export function connectRedis(settings: RedisSettings, { log, registry, warnEvery
       }
       return { ok: true, value: outcome.value };
     } catch (error) {
-      failures.inc({ use });
+      registry.use(() => failures?.inc({ use }));
       warn(use, `redis failed for ${use.replace('_', '-')}; going on without it`, { error });
       return { ok: false };
     } finally {

@@ -22,7 +22,7 @@ describe('requests in flight', () => {
     inFlight.enter('time');
     inFlight.leave('time');
     expect(await inFlight.report()).toEqual({ scope: 'this-process', instances: 1, functions: { locations: 2, time: 0 } });
-    const gauge = await metrics.registry.getSingleMetricAsString('http_requests_in_flight');
+    const gauge = await (await metrics.registry.load()).getSingleMetricAsString('http_requests_in_flight');
     expect(gauge).toContain('http_requests_in_flight{function="locations"} 2');
     expect(gauge).toContain('http_requests_in_flight{function="time"} 0');
   });
@@ -71,7 +71,7 @@ describe('requests in flight', () => {
       const started = performance.now();
       expect(await inFlight.report()).toEqual({ scope: 'unavailable', instances: null, functions: null });
       expect(performance.now() - started).toBeLessThan(400);
-      expect(await metrics.registry.getSingleMetricAsString('redis_failures_total')).toMatch(/use="in_flight"\} [1-9]/);
+      expect(await (await metrics.registry.load()).getSingleMetricAsString('redis_failures_total')).toMatch(/use="in_flight"\} [1-9]/);
       await inFlight.close();
     } finally {
       await redis.close();

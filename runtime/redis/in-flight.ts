@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Gauge } from 'prom-client';
-import type { Registry } from 'prom-client';
+import type { LazyRegistry } from '../lazy-registry.ts';
 import type { SharedRedis } from './connection.ts';
 
 /**
@@ -25,7 +24,7 @@ export interface InFlight {
 export interface InFlightOptions {
   redis?: SharedRedis | undefined;
   /** Registers `http_requests_in_flight{function}` (this process's counts) here. */
-  registry?: Registry | undefined;
+  registry?: LazyRegistry | undefined;
   instanceId?: string;
   publishEveryMs?: number;
   /** An instance that has not published for this long is dead (killed, partitioned): its counts no longer add up. */
@@ -53,17 +52,17 @@ export function createInFlight(functions: readonly string[], options: InFlightOp
   const counts = new Map<string, number>(functions.map((name) => [name, 0]));
   const snapshot = (): Record<string, number> => Object.fromEntries(counts);
 
-  if (registry) {
-    new Gauge({
+  registry?.use((client, loaded) => {
+    new client.Gauge({
       name: 'http_requests_in_flight',
       help: 'Requests this process is answering right now, by function.',
       labelNames: ['function'] as const,
-      registers: [registry],
+      registers: [loaded],
       collect() {
         for (const [name, count] of counts) this.set({ function: name }, count);
       },
     });
-  }
+  });
 
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
