@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type BuildOptions, type Plugin } from 'esbuild';
@@ -91,6 +91,9 @@ export async function buildAll(names: readonly string[], outDir = join(root, 'di
       }),
     ),
   ]);
+  // The image has no package.json above dist/: without this one, Node would first parse every
+  // bundle and chunk as CommonJS, fail, and parse it again as an ES module, on every cold start.
+  writeFileSync(join(outDir, 'package.json'), `${JSON.stringify({ type: 'module' })}\n`);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
