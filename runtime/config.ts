@@ -1,3 +1,4 @@
+import { isatty } from 'node:tty';
 import type { PgliteSettings, PostgresSettings } from '../db/settings.ts';
 import type { AuthConfig } from './auth.ts';
 import { isAddressOrRange, trustedProxies } from './rate-limit/client-address.ts';
@@ -168,7 +169,9 @@ export class ConfigError extends Error {
 /** Reads and validates the process environment once, at start-up. */
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
-  stdoutIsTerminal = process.stdout.isTTY === true,
+  // isatty rather than process.stdout.isTTY: the logger writes to fd 1 itself, and creating the
+  // stdout stream would cost start-up time and switch a pipe to non-blocking under it.
+  stdoutIsTerminal = isatty(1),
 ): Config {
   const parsed = envSchema.safeParse(stripEmpty(env));
   if (!parsed.success) {
