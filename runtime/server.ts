@@ -114,11 +114,11 @@ export async function startServer(config: Config, available: readonly FunctionDe
   });
   const server = await new Promise<Server>((resolve, reject) => {
     // node-server makes an env object for each request: the bindings join it rather than a copy.
+    const answer = (request: Request, env: object) => app.fetch(request, Object.assign(env, bindings));
     const fetch = (request: Request, env: object) => {
-      const answer =
-        settingUp === undefined ? app.fetch(request, Object.assign(env, bindings)) : settingUp.then(() => app.fetch(request, Object.assign(env, bindings)));
-      if (deferred.pending) deferred.answered(answer);
-      return answer;
+      const answered = settingUp === undefined ? answer(request, env) : settingUp.then(() => answer(request, env));
+      if (deferred.pending) deferred.answered(answered);
+      return answered;
     };
     // Node checks these timeouts only every connectionsCheckingInterval (30 s by default), so a
     // slow or truncated body could hold a connection far past the limit without a shorter one.
