@@ -15,10 +15,10 @@ let config: Config | undefined;
 async function main(): Promise<void> {
   config = loadConfig();
   // Before anything opens or migrates a database: a busy port is the commonest second-start failure.
-  await checkPortFree(config.host, config.port);
-  // Imported here, not at the top: a function folder that fails to load (a name that does not match
-  // its folder, a route its docs miss) is then reported in one line like any other start-up failure.
-  const { allFunctions } = await import('../functions/index.ts');
+  // The functions load meanwhile (imported here, not at the top: a function folder that fails to
+  // load, a name that does not match its folder, a route its docs miss, is then reported in one
+  // line like any other start-up failure); the check mostly waits for the event loop.
+  const [, { allFunctions }] = await Promise.all([checkPortFree(config.host, config.port), import('../functions/index.ts')]);
   const server = process.argv.includes('--isolated')
     ? // Loaded on demand: containers never run the gateway and need not parse it.
       await (await import('./isolated/index.ts')).startIsolated(config, allFunctions)
