@@ -3,6 +3,7 @@ import { get } from 'node:http';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../logger.ts';
 import { freePort } from './free-port.ts';
+import { relayLines } from './relay-lines.ts';
 
 export interface FunctionProcess {
   readonly pid: number;
@@ -46,9 +47,9 @@ export async function spawnFunction({ name, bundle, env, startTimeoutMs, log }: 
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   child.once('error', (error) => log.error('function process failed to spawn', { function: name, error }));
-  // The child's lines are JSON logs already (with its service and revision); stderr is not, so it
-  // is wrapped to keep the gateway's stdout one JSON object per line.
-  createInterface({ input: child.stdout }).on('line', (line) => process.stdout.write(`${line}\n`));
+  // The child's lines are JSON logs already (with its service and revision), passed on whole;
+  // stderr is not, so it is wrapped to keep the gateway's stdout one JSON object per line.
+  relayLines(child.stdout, (lines) => process.stdout.write(lines));
   createInterface({ input: child.stderr }).on('line', (line) => log.warn('function stderr', { function: name, line }));
 
   const pid = child.pid;

@@ -14,6 +14,7 @@ import { IsolatedConfigError } from './config.ts';
 import { containerEnv, loadManifestScript, localRedis } from './container-env.ts';
 import type { LocalCluster } from './container-env.ts';
 import { spawnFunction } from './function-process.ts';
+import { leaseTransport } from './delivery.ts';
 import { createInstance } from './instance.ts';
 import type { Instance } from './instance.ts';
 import { startPublicGateway } from './public-gateway.ts';
@@ -90,7 +91,7 @@ export async function startIsolated(
   const activators = await Promise.all(
     [...instances.values()].map(async (instance) => {
       const server = createHttpServer(activate(instance), config.requestTimeoutMs, log);
-      return { name: instance.name, server, address: `127.0.0.1:${await listen(server, 0, '127.0.0.1')}` };
+      return { name: instance.name, instance, server, address: `127.0.0.1:${await listen(server, 0, '127.0.0.1')}` };
     }),
   );
   const addresses = new Map(activators.map(({ name, address }) => [name, address]));
@@ -105,6 +106,7 @@ export async function startIsolated(
       queue: localBrokerQueue(config),
       subscriber: `http://${workerAddress}/_events/message`,
       deadLetterSink: deadLettersAddress === undefined ? undefined : `http://${deadLettersAddress}/_events/dead-letter`,
+      transport: leaseTransport(new Map(activators.map(({ instance, address }) => [address, instance]))),
       log,
     });
   }

@@ -3,6 +3,7 @@ import { renderNginxConfig } from '../gateway/nginx-config.ts';
 import { findNginx, startNginx } from '../gateway/nginx-process.ts';
 import { freePort } from './free-port.ts';
 import { displayHost } from './public-gateway.ts';
+import { batchLines } from './relay-lines.ts';
 import type { PublicGateway, PublicGatewayOptions } from './public-gateway.ts';
 
 type GatewayScript = typeof import('../../scripts/gateway-manifests.ts');
@@ -27,6 +28,7 @@ export async function startNginxGateway(binary: string, options: PublicGatewayOp
     Object.entries(cluster.upstreams).map(([name, upstream]) => [name, { ...upstream, address: localAddress(options, name) }]),
   );
   const { log } = options;
+  const accessLine = batchLines((lines) => process.stdout.write(lines));
   const local = (files: NginxGatewaySettings['files']): NginxGatewaySettings => {
     const { resolver: _clusterDns, probePort: _probes, ...shared } = cluster;
     return { ...shared, listen: { address: options.host, port }, upstreams, files, workerProcesses: 1 };
@@ -37,7 +39,7 @@ export async function startNginxGateway(binary: string, options: PublicGatewayOp
     port,
     host: displayHost(options.host),
     // The access log is one JSON object per line already; anything on stderr is nginx's own word.
-    onLine: (line, stream) => (stream === 'stdout' ? process.stdout.write(`${line}\n`) : log.warn('gateway stderr', { line })),
+    onLine: (line, stream) => (stream === 'stdout' ? accessLine(line) : log.warn('gateway stderr', { line })),
   });
   void nginx.exited.then(({ code, signal }) => log.info('gateway exited', { code, signal }));
   return { url: `http://${displayHost(options.host)}:${port}`, kind: 'nginx', stop: () => nginx.stop() };

@@ -12,7 +12,7 @@ import { serveInProcess } from './in-process.ts';
 import type { DurableQueue } from './queue.ts';
 import { RabbitmqQueue } from './rabbitmq-queue.ts';
 import { appTransport, httpTransport } from './transport.ts';
-import type { AppFetch } from './transport.ts';
+import type { AppFetch, Transport } from './transport.ts';
 
 export type { StoredEvent } from './dispatch.ts';
 
@@ -41,6 +41,11 @@ export interface LocalBrokerOptions {
    * (`--isolated`: the worker is another process) they go over HTTP, as in the cluster.
    */
   app?: AppFetch;
+  /**
+   * How deliveries travel when there is no `app`; plain HTTP by default. The isolated runner
+   * passes one that goes through each function's activator logic without its socket.
+   */
+  transport?: Transport;
 }
 
 export interface LocalBroker {
@@ -79,7 +84,7 @@ export async function startLocalBroker(options: LocalBrokerOptions): Promise<Loc
     maxBackoffMs: 5000,
     holdMs: 30_000,
     attemptTimeoutMs: 10_000,
-    transport: options.app ? appTransport(options.app) : httpTransport,
+    transport: options.app ? appTransport(options.app) : (options.transport ?? httpTransport),
     log,
     ...options.delivery,
   };
@@ -197,15 +202,24 @@ function structuredId(headers: Record<string, string>, body: string): string | u
   }
 }
 
-async function readBody(request: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxEventBytes) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** The body as text, or undefined past `maxEventBytes`; with callbacks, as an async iterator is an allocation or two per event. */
+function readBody(request: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxEventBytes) {
+        request.off('data', onData).off('end', onEnd);
+        request.resume();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    request.on('data', onData).once('end', onEnd).once('error', reject);
+  });
 }
 
 function reply(response: ServerResponse, refusal: Refusal | undefined): void {
