@@ -68,6 +68,8 @@ const envSchema = z.object({
   // gets a 503 that says why, instead of timing out itself and leaving no cause behind.
   DATABASE_READY_TIMEOUT_MS: z._default(positiveInt(60_000), 800),
   MIGRATE_ON_START: z.optional(booleanFromEnv),
+  // 0: `npm run migrate` fails at once on an unreachable database; the migration Job waits.
+  MIGRATE_WAIT_MS: z._default(intBetween(0, 3_600_000), 0),
   DATA_DIR: z._default(nonEmpty(), '.data'),
   MIGRATIONS_DIR: z._default(nonEmpty(), 'migrations'),
   LOG_LEVEL: z._default(z.enum(logLevels), 'info'),
@@ -115,6 +117,8 @@ export interface Config {
   database: DatabaseConfig;
   dataDir: string;
   migrationsDir: string;
+  /** How long the migrator waits for an unreachable database, retrying (the migration Job: PostgreSQL or the roles may come up after it). */
+  migrateWaitMs: number;
   logLevel: LogLevel;
   /** `pretty`: one readable line per entry (a terminal); `json`: one object per line (containers, pipes). */
   logFormat: 'pretty' | 'json';
@@ -207,6 +211,7 @@ function toConfig(env: Env, stdoutIsTerminal: boolean): Config {
     database,
     dataDir: env.DATA_DIR,
     migrationsDir: env.MIGRATIONS_DIR,
+    migrateWaitMs: env.MIGRATE_WAIT_MS,
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT === 'auto' ? (stdoutIsTerminal ? 'pretty' : 'json') : env.LOG_FORMAT,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import type { Config } from './config.ts';
 import { createLogger, flushLogs, logFormatter, redact, safeStack } from './logger.ts';
 import { explainStartupFailure } from './startup.ts';
+import { waitForDatabase } from './wait-for-database.ts';
 
 /**
  * Applies the committed migrations and exits: the cluster's migration Job and `npm run migrate`.
@@ -15,6 +16,10 @@ async function migrateAndExit(): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: await logFormatter(config.logFormat), base: { task: 'migrate' } });
   const database = await openDatabase(config.database, log);
   try {
+    if (config.database.kind === 'postgres') {
+      const { connectTimeoutMs, queryTimeoutMs } = config.database;
+      await waitForDatabase(database, { waitMs: config.migrateWaitMs, pingTimeoutMs: connectTimeoutMs + queryTimeoutMs, log });
+    }
     await database.migrate(config.migrationsDir);
     log.info('migrations applied', { database: database.kind, folder: config.migrationsDir });
   } finally {

@@ -3,9 +3,21 @@ import { Job } from 'kubernetes-models/batch/v1/Job';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import { cluster, connectionBudget, postgresImage } from './cluster.ts';
+import { migrationsTable } from '../db/database.ts';
 import type { Release } from './release.ts';
 
 export const migrateDir = 'knative/migrate';
+
+/** How long the migration Job waits for PostgreSQL and its role; within its activeDeadlineSeconds. */
+const migrateWaitSeconds = 240;
+const migrationsJournal = new URL('../migrations/meta/_journal.json', import.meta.url);
+
+/** How many migrations this tree ships: the grants Job waits until the migration recorded as many. */
+export function shippedMigrations(journal = readFileSync(migrationsJournal, 'utf8')): number {
+  const { entries } = JSON.parse(journal) as { entries?: unknown[] };
+  if (!Array.isArray(entries) || entries.length === 0) throw new Error('migrations/meta/_journal.json lists no migration');
+  return entries.length;
+}
 
 /** The label every object of one release carries; `kubectl get revisions -L knfn.dev/release`. */
 export const releaseLabel = 'knfn.dev/release';
@@ -51,6 +63,9 @@ export function migrationJob(release: Release): Job {
                 // One connection (its share of connectionBudget): the migrator uses one client.
                 { name: 'DATABASE_POOL_MAX', value: String(connectionBudget.reserve.migration) },
                 { name: 'DATABASE_CONNECT_TIMEOUT_MS', value: '10000' },
+                // Applied in one `kubectl apply -k`, PostgreSQL and the owner role (the roles Job) may
+                // come up after this Job starts: it waits for them rather than failing its few retries.
+                { name: 'MIGRATE_WAIT_MS', value: String(migrateWaitSeconds * 1000) },
               ],
               resources: {
                 requests: { cpu: '50m', memory: '96Mi' },
@@ -119,7 +134,8 @@ export function rolesJob(release: Release, phase: RolesPhase): Job {
     metadata: { name: rolesJobName(release, phase), namespace: cluster.namespace, labels },
     spec: {
       backoffLimit: 4,
-      activeDeadlineSeconds: 300,
+      // The grants phase waits for the migration, which may itself wait up to migrateWaitSeconds.
+      activeDeadlineSeconds: phase === 'grants' ? 600 : 300,
       template: {
         metadata: { labels },
         spec: {
@@ -131,7 +147,7 @@ export function rolesJob(release: Release, phase: RolesPhase): Job {
             {
               name: 'psql',
               image: postgresImage,
-              command: rolesPsqlArgs('/roles/roles.sql'),
+              command: ['sh', '-c', waitBefore(phase), phase, ...rolesPsqlArgs('/roles/roles.sql')],
               env: [
                 { name: 'PGHOST', value: cluster.postgresHost },
                 { name: 'PGCONNECT_TIMEOUT', value: '10' },
@@ -155,4 +171,19 @@ export function rolesJob(release: Release, phase: RolesPhase): Job {
   });
   job.validate();
   return job;
+}
+
+/**
+ * What each phase waits for before running psql (`"$@"`), so one `kubectl apply -k` of every Job at
+ * once still runs them in order: `roles` until PostgreSQL accepts connections, `grants` until the
+ * migration recorded every migration this release ships. `npm run deploy` runs them one after the
+ * other, so there neither waits.
+ */
+export function waitBefore(phase: RolesPhase, migrations = shippedMigrations()): string {
+  const until =
+    phase === 'roles'
+      ? 'pg_isready -q -t 5'
+      : `[ "$(psql -XtAc 'select count(*) from ${migrationsTable.migrationsSchema}.${migrationsTable.migrationsTable}' 2>/dev/null || echo 0)" -ge ${migrations} ]`;
+  const what = phase === 'roles' ? 'PostgreSQL' : `the migration (${migrations} migrations)`;
+  return `until ${until}; do echo "waiting for ${what}"; sleep 2; done; exec "$@"`;
 }
