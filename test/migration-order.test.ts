@@ -5,7 +5,8 @@ import { parseRelease } from '../scripts/release.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
 import { spawnEntry } from './support/process.ts';
-import { TcpProxy } from './support/tcp-proxy.ts';
+import { startDatabaseProxy } from './support/tcp-proxy.ts';
+import type { TcpProxy } from './support/tcp-proxy.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -40,11 +41,9 @@ describe('the migration Jobs applied all at once', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    const url = new URL(database.url);
-    proxy = new TcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-    await proxy.start();
-    proxiedUrl = new URL(database.url);
-    proxiedUrl.port = String(proxy.port);
+    const proxied = await startDatabaseProxy(database.url);
+    proxy = proxied.proxy;
+    proxiedUrl = new URL(proxied.url);
   });
   afterAll(async () => {
     await proxy?.stop();
