@@ -78,7 +78,7 @@ export const gatewaySettingsSchema = z.strictObject({
       clientBodyTimeoutSeconds: seconds.default(15),
     })
     .prefault({}),
-  /** DNS for the functions' names, asked per request so nginx starts before any function exists. */
+  /** DNS for the functions' names, which nginx looks up in the background, so it starts before any function exists. */
   resolver: z
     .strictObject({
       address: z

@@ -14,6 +14,8 @@ import type { IService } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
 import { allFunctions } from '../functions/index.ts';
 import { renderNginxConfig } from '../runtime/gateway/nginx-config.ts';
+import { findNginx } from '../runtime/gateway/nginx-process.ts';
+import { configForNginx } from './support/nginx.ts';
 import { functionTimeoutSeconds } from '../scripts/cluster.ts';
 import {
   configChecksumAnnotation,
@@ -186,11 +188,11 @@ describe('the gateway nginx.conf', () => {
     expect(changed).toHaveLength(1);
     expect(changed[0]).toMatch(/^\s*resolver "127\.0\.0\.1" valid=30s;$/);
 
-    const binary = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
+    const binary = findNginx();
     if (binary === undefined) throw new Error('nginx is needed to check the gateway config: apt-get install nginx');
     const directory = mkdtempSync(join(tmpdir(), 'knfn-nginx-'));
     try {
-      writeFileSync(join(directory, 'nginx.conf'), local);
+      writeFileSync(join(directory, 'nginx.conf'), configForNginx(local, binary));
       // stdout to /dev/null: nginx opens /dev/stdout for the access log, which fails on the socket
       // a piped stdout is here (a container's stdout is a pipe or file).
       const result = spawnSync(binary, ['-t', '-p', directory, '-e', 'stderr', '-c', join(directory, 'nginx.conf')], {

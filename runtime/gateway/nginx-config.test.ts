@@ -1,23 +1,31 @@
 import { createSocket } from 'node:dgram';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { createServer, request } from 'node:http';
-import type { IncomingHttpHeaders, Server } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../isolated/free-port.ts';
 import { createRouteTable } from '../isolated/route-table.ts';
 import { renderNginxConfig, translatePattern } from './nginx-config.ts';
 import type { GatewayUpstream, NginxGatewaySettings } from './nginx-config.ts';
-import { findNginx, startNginx, testNginxConfig } from './nginx-process.ts';
+import { findNginx, resolvesUpstreamNames, startNginx, testNginxConfig } from './nginx-process.ts';
 import type { NginxFiles, RunningNginx } from './nginx-process.ts';
 import type { GatewayRoute } from './public-routes.ts';
+import { configForNginx } from '../../test/support/nginx.ts';
 
 function nginxBinary(): string {
   const binary = findNginx();
   if (binary === undefined) throw new Error('these tests run real nginx, which is not installed: apt-get install nginx');
   return binary;
 }
+
+/** The cluster's nginx re-resolves upstream names (`resolve`); Debian's 1.22 cannot. */
+const nginxResolves = (() => {
+  const binary = findNginx();
+  return binary !== undefined && resolvesUpstreamNames(binary);
+})();
+const needsResolve = 'needs nginx >= 1.27.3 for `server ... resolve`: put one first on PATH';
 
 const route = (path: string, fn: string): GatewayRoute => ({ path, function: fn });
 
@@ -83,6 +91,8 @@ interface StandIn {
   /** Raw request URIs it received. */
   hits: string[];
   server: Server;
+  /** TCP connections it has accepted. */
+  accepted(): number;
 }
 
 /**
@@ -117,8 +127,10 @@ async function startStandIn(name: string): Promise<StandIn> {
       outgoing.end(JSON.stringify(echo));
     });
   });
+  let accepted = 0;
+  server.on('connection', () => accepted++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as AddressInfo).port, hits, server };
+  return { port: (server.address() as AddressInfo).port, hits, server, accepted: () => accepted };
 }
 
 function streamBody(bytes: number): Buffer {
@@ -190,9 +202,38 @@ describe('renderNginxConfig', () => {
   const resolver = { address: '10.96.0.10', validSeconds: 10 };
 
   it('is accepted by nginx -t for the product routes, a wildcard, an optional and a regex parameter', async () => {
-    const verdict = await testNginxConfig(nginxBinary(), (files) => renderNginxConfig(settings({ routes, upstreams, resolver, files, probePort: 8081, workerProcesses: 'auto' })));
+    const binary = nginxBinary();
+    const verdict = await testNginxConfig(binary, (files) =>
+      configForNginx(renderNginxConfig(settings({ routes, upstreams, resolver, files, probePort: 8081, workerProcesses: 'auto' })), binary),
+    );
     expect(verdict.output).toContain('test is successful');
     expect(verdict.ok).toBe(true);
+  });
+
+  it('is accepted by nginx -t with IP literals, as the local runner renders it, on any nginx', async () => {
+    const local = Object.fromEntries(Object.keys(upstreams).map((name, index) => [name, { address: `127.0.0.1:${9000 + index}`, host: `${name}.default.svc.cluster.local` }]));
+    const verdict = await testNginxConfig(nginxBinary(), (files) => renderNginxConfig(settings({ routes, upstreams: local, files, probePort: 8081 })));
+    expect(verdict.output).toContain('test is successful');
+    expect(verdict.ok).toBe(true);
+  });
+
+  it('gives each function an upstream with a keep-alive pool, resolving a DNS name at run time and an IP literal never', () => {
+    const config = renderNginxConfig(
+      settings({
+        routes: [route('/a', 'a'), route('/b', 'b'), route('/a2', 'a')],
+        upstreams: { a: { address: 'a.default.svc.cluster.local:80', host: 'a.default.svc.cluster.local' }, b: { address: '127.0.0.1:9001', host: 'b' }, unused: { address: '127.0.0.1:1', host: 'u' } },
+        resolver,
+      }),
+    );
+    const blocks = [...config.matchAll(/^ {2}upstream (\S+) \{\n([^}]*)\n {2}\}$/gm)].map((match) => [match[1], match[2]?.split('\n').map((line) => line.trim())]);
+    expect(blocks).toEqual([
+      ['knfn_a', ['zone knfn_a 64k;', 'server a.default.svc.cluster.local:80 resolve max_fails=0;', 'keepalive 64;', 'keepalive_timeout 4s;']],
+      ['knfn_b', ['zone knfn_b 64k;', 'server 127.0.0.1:9001 max_fails=0;', 'keepalive 64;', 'keepalive_timeout 4s;']],
+    ]);
+    expect(config.match(/proxy_pass http:\/\/knfn_a;/g)).toHaveLength(2);
+    expect(config).toContain('proxy_http_version 1.1;');
+    expect(config).toContain('proxy_set_header Connection "";');
+    expect(config).not.toContain('proxy_pass http://$');
   });
 
   it('renders the main context without daemon or user, exact locations first, then ordered regexes', () => {
@@ -239,6 +280,8 @@ describe('renderNginxConfig', () => {
     expect(() => renderNginxConfig(settings({ routes: [route('/x', 'x')], upstreams: named }))).toThrow('is a DNS name: set resolver');
     const injected = { x: { address: '10.0.0.1:80; return 200', host: 'x' } };
     expect(() => renderNginxConfig(settings({ routes: [route('/x', 'x')], upstreams: injected }))).toThrow('is not name:port or ip:port');
+    const oddName = { 'x;y': { address: '10.0.0.1:80', host: 'x' } };
+    expect(() => renderNginxConfig(settings({ routes: [route('/x', 'x;y')], upstreams: oddName }))).toThrow('cannot name an nginx upstream');
   });
 });
 
@@ -452,7 +495,7 @@ describe('the nginx gateway in front of stand-in functions', () => {
   });
 });
 
-describe('the nginx gateway with DNS names', () => {
+describe.skipIf(!nginxResolves)(`the nginx gateway with DNS names (${needsResolve})`, () => {
   let nginx: RunningNginx;
   let dns: FakeDns;
   let standIn: StandIn;
@@ -474,15 +517,97 @@ describe('the nginx gateway with DNS names', () => {
     dns?.socket.close();
   });
 
-  it('starts before a function is deployed and resolves its name per request once it is', async () => {
+  it('starts before a function is deployed, finds it once it is, and keeps its connection', async () => {
     const early = await send(port, '/late');
     expect([early.status, JSON.parse(early.text)]).toEqual([502, { error: { code: 'function_unavailable', message: 'the function is unavailable; retry shortly' } }]);
     expect(dns.asked).toContain('late.default.svc.cluster.local');
 
     dns.records.set('late.default.svc.cluster.local', [127, 0, 0, 1]);
-    await sleep(1100); // the negative answer's resolver valid= time
-    const deployed = await send(port, '/late?x=1');
+    // nginx asks again once the negative answer's valid= (1 s) is over, in the background.
+    let deployed = early;
+    for (const started = Date.now(); deployed.status === 502 && Date.now() - started < 5000; await sleep(100)) deployed = await send(port, '/late?x=1');
     expect(JSON.parse(deployed.text)).toMatchObject({ function: 'late', url: '/late?x=1', host: 'late.default.svc.cluster.local' });
+    for (let i = 0; i < 5; i++) expect((await send(port, '/late')).status).toBe(200);
+    expect(standIn.accepted()).toBe(1);
+  });
+});
+
+describe('the nginx gateway keeping connections to functions alive', () => {
+  let nginx: RunningNginx;
+  let port: number;
+  const standIns = new Map<string, StandIn>();
+  /** Answers the first request on each connection; drops the connection on any later one, unanswered. */
+  let dropsReused: StandIn;
+
+  beforeAll(async () => {
+    for (const name of ['steady', 'burst', 'idle']) standIns.set(name, await startStandIn(name));
+    // Longer than nginx's keepalive_timeout by far, so only nginx can close an idle connection here.
+    for (const { server } of standIns.values()) server.keepAliveTimeout = 30_000;
+    dropsReused = await startStandIn('drops');
+    dropsReused.server.removeAllListeners('request');
+    const served = new WeakSet<object>();
+    dropsReused.server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+      dropsReused.hits.push(`${incoming.method ?? ''} ${incoming.url ?? ''}`);
+      if (served.has(incoming.socket)) {
+        incoming.socket.destroy();
+        return;
+      }
+      served.add(incoming.socket);
+      incoming.resume();
+      incoming.on('end', () => outgoing.end('{}'));
+    });
+    standIns.set('drops', dropsReused);
+    port = await freePort();
+    const upstreams = Object.fromEntries([...standIns].map(([name, standIn]) => [name, { address: `127.0.0.1:${standIn.port}`, host: name }]));
+    const render = (files: NginxFiles) =>
+      renderNginxConfig(settings({ listen: { address: '127.0.0.1', port }, routes: [...standIns.keys()].map((name) => route(`/${name}`, name)), upstreams, files }));
+    nginx = await startNginx({ binary: nginxBinary(), render, port });
+  });
+
+  afterAll(async () => {
+    await nginx?.stop();
+    for (const { server } of standIns.values()) server.close();
+  });
+
+  it('sends many requests from many clients over one connection to the function', async () => {
+    const steady = standIns.get('steady');
+    for (let i = 0; i < 20; i++) expect((await send(port, `/steady?i=${i}`)).status).toBe(200);
+    expect(steady?.hits).toHaveLength(20);
+    expect(steady?.accepted()).toBe(1);
+  });
+
+  it('opens connections for concurrent requests once, and the next burst reuses them', async () => {
+    const burst = standIns.get('burst');
+    const statuses = async () => (await Promise.all(Array.from({ length: 8 }, () => send(port, '/burst?delayMs=100')))).map((reply) => reply.status);
+    expect(await statuses()).toEqual(Array(8).fill(200));
+    const opened = burst?.accepted() ?? 0;
+    expect(opened).toBeGreaterThan(1);
+    expect(opened).toBeLessThanOrEqual(8);
+    expect(await statuses()).toEqual(Array(8).fill(200));
+    expect(burst?.accepted()).toBe(opened);
+  });
+
+  it('closes an idle connection itself after 4 s, before a Node server (5 s) would', { timeout: 15_000 }, async () => {
+    const idle = standIns.get('idle');
+    const closedByNginx = new Promise<number>((resolve) => idle?.server.once('connection', (socket: Socket) => socket.once('end', () => resolve(Date.now()))));
+    expect((await send(port, '/idle')).status).toBe(200);
+    const answered = Date.now();
+    const idleMs = (await closedByNginx) - answered;
+    expect(idleMs).toBeGreaterThanOrEqual(3500);
+    expect(idleMs).toBeLessThan(5000);
+    expect((await send(port, '/idle')).status).toBe(200);
+    expect(idle?.accepted()).toBe(2);
+  });
+
+  it('never sends a POST twice: a reused connection dropped under it is a JSON 502, not a retry', async () => {
+    expect((await send(port, '/drops?n=1')).status).toBe(200);
+    const body = '{"data":"once"}';
+    const reply = await send(port, '/drops?n=2', { method: 'POST', body, headers: { 'content-type': 'application/json', 'content-length': String(body.length) } });
+    expect(reply.status).toBe(502);
+    expect(JSON.parse(reply.text)).toEqual({ error: { code: 'function_unavailable', message: 'the function is unavailable; retry shortly' } });
+    await sleep(200);
+    expect(dropsReused.hits).toEqual(['GET /drops?n=1', 'POST /drops?n=2']);
+    expect(dropsReused.accepted()).toBe(1);
   });
 });
 

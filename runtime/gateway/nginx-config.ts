@@ -63,7 +63,8 @@ const block = (name: string, args: readonly string[], body: readonly Directive[]
  */
 export function renderNginxConfig(settings: NginxGatewaySettings): string {
   const { limits, files } = settings;
-  const locations = routeLocations(settings.routes, settings.upstreams, settings.resolver !== undefined);
+  const functions = routedFunctions(settings.routes, settings.upstreams, settings.resolver !== undefined);
+  const locations = routeLocations(settings.routes, functions);
   const config = [
     directive('pid', quote(files.pid)),
     directive('worker_processes', String(positive('workerProcesses', settings.workerProcesses))),
@@ -85,6 +86,7 @@ export function renderNginxConfig(settings: NginxGatewaySettings): string {
       ...realIpDirectives(settings.realIpFrom),
       ...variableMaps,
       ...accessLogDirectives(settings.accessLog),
+      ...[...functions].map(([name, upstream]) => upstreamBlock(name, upstream)),
       block('server', [], [
         directive('listen', listenAddress(settings.listen.address, settings.listen.port), 'default_server'),
         ...proxyDirectives(limits),
@@ -210,9 +212,9 @@ function accessLogDirectives(accessLog: NginxGatewaySettings['accessLog']): Dire
 
 function proxyDirectives(limits: NginxGatewaySettings['limits']): Directive[] {
   return [
+    // HTTP/1.1 without nginx's default "Connection: close": what lets a connection go back to
+    // its upstream's keep-alive pool.
     directive('proxy_http_version', '1.1'),
-    // No upstream{} block (addresses are variables), so no keep-alive pool: "" only stops nginx
-    // sending "Connection: close".
     directive('proxy_set_header', 'Connection', '""'),
     directive('proxy_set_header', 'Host', '$knfn_upstream_host'),
     // Set, not appended to: whatever the caller wrote there would reach the functions as the
@@ -235,16 +237,67 @@ function proxyDirectives(limits: NginxGatewaySettings['limits']): Directive[] {
   ];
 }
 
-function validUpstream(name: string, upstream: GatewayUpstream | undefined, hasResolver: boolean): GatewayUpstream {
+/** An upstream whose address was checked; `named` when it is a DNS name rather than an IP literal. */
+interface CheckedUpstream extends GatewayUpstream {
+  named: boolean;
+}
+
+function validUpstream(name: string, upstream: GatewayUpstream | undefined, hasResolver: boolean): CheckedUpstream {
   if (upstream === undefined) throw new Error(`no upstream for function "${name}": add it to upstreams`);
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`function name "${name}" cannot name an nginx upstream: use [A-Za-z0-9_-]`);
   const match = /^(?<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?<port>\d{1,5})$/.exec(upstream.address);
   if (match?.groups === undefined) throw new Error(`upstream address "${upstream.address}" of "${name}" is not name:port or ip:port`);
   const host = match.groups['host']?.replace(/^\[|\]$/g, '') ?? '';
-  if (isIP(host) === 0 && !hasResolver) {
+  const named = isIP(host) === 0;
+  if (named && !hasResolver) {
     throw new Error(`upstream address "${upstream.address}" of "${name}" is a DNS name: set resolver, or use an IP literal`);
   }
   if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(upstream.host)) throw new Error(`upstream host "${upstream.host}" of "${name}" is not a host name`);
-  return upstream;
+  return { address: upstream.address, host: upstream.host, named };
+}
+
+/** Every function some route reaches, in first-route order, each with its checked upstream. */
+function routedFunctions(routes: readonly GatewayRoute[], upstreams: NginxGatewaySettings['upstreams'], hasResolver: boolean): Map<string, CheckedUpstream> {
+  const functions = new Map<string, CheckedUpstream>();
+  for (const { function: name } of routes) {
+    if (!functions.has(name)) functions.set(name, validUpstream(name, upstreams[name], hasResolver));
+  }
+  return functions;
+}
+
+const upstreamName = (fn: string) => `knfn_${fn}`;
+
+/**
+ * Idle connections each worker keeps per function. Enough for every connection of a busy client
+ * pool to find one (wrk's 64 in the bench); a burst beyond it opens new ones and closes the excess.
+ */
+const keepaliveConnections = 64;
+/**
+ * Shorter than every upstream's own idle limit, so nginx, not the upstream, closes an idle
+ * connection: Node's http.Server (the local activator) drops an idle connection after 5 s; in the
+ * cluster nginx talks to Knative's Envoy-based ingress (queue-proxy is behind it), which keeps one
+ * far longer (Envoy's default: an hour).
+ * Closing it the other way round races with a request nginx is just sending on it; and as request
+ * bodies are streamed (proxy_request_buffering off), nginx never re-sends a request it began to
+ * send, so the loser of that race would be a 502 rather than a duplicate.
+ */
+const keepaliveIdleSeconds = 4;
+
+/**
+ * One upstream{} per function, for its pool of idle connections. A DNS name is resolved by nginx
+ * itself, in the background (`resolve`: nginx >= 1.27.3, needs `zone` and the http-level
+ * resolver), so nginx starts before a function exists and follows its address as it changes. An
+ * IP literal (the local runner's activators) needs neither, which also keeps older nginx working.
+ * max_fails=0: one failed connection must not take the function's only address out of service
+ * for fail_timeout; whether a function can answer is Knative's business, not the gateway's.
+ */
+function upstreamBlock(name: string, { address, named }: CheckedUpstream): Directive {
+  return block('upstream', [upstreamName(name)], [
+    directive('zone', upstreamName(name), '64k'),
+    directive('server', address, ...(named ? ['resolve'] : []), 'max_fails=0'),
+    directive('keepalive', String(keepaliveConnections)),
+    directive('keepalive_timeout', `${keepaliveIdleSeconds}s`),
+  ]);
 }
 
 /**
@@ -252,12 +305,13 @@ function validUpstream(name: string, upstream: GatewayUpstream | undefined, hasR
  * (`=`), which nginx tries first; everything after is a regex location, which nginx tries in file
  * order: so the first declared match wins, as in Hono. Later duplicates are unreachable in both.
  */
-function routeLocations(routes: readonly GatewayRoute[], upstreams: NginxGatewaySettings['upstreams'], hasResolver: boolean): Directive[] {
+function routeLocations(routes: readonly GatewayRoute[], functions: ReadonlyMap<string, GatewayUpstream>): Directive[] {
   const seen = new Set<string>();
   let dynamicSeen = false;
   const locations: Directive[] = [];
   for (const route of routes) {
-    const upstream = validUpstream(route.function, upstreams[route.function], hasResolver);
+    const upstream = functions.get(route.function);
+    if (upstream === undefined) throw new Error(`no upstream for function "${route.function}"`);
     for (const { path, regex } of translatePattern(route.path)) {
       if (seen.has(path)) continue;
       seen.add(path);
@@ -266,11 +320,9 @@ function routeLocations(routes: readonly GatewayRoute[], upstreams: NginxGateway
       locations.push(
         block('location', match, [
           directive('set', '$knfn_function', literal(route.function)),
-          directive('set', '$knfn_upstream', quote(upstream.address)),
           directive('set', '$knfn_upstream_host', quote(upstream.host)),
-          // A variable, so a name is resolved per request (cached for resolver valid=): nginx
-          // starts before a function is deployed. No URI part: the client's URI goes up unchanged.
-          directive('proxy_pass', 'http://$knfn_upstream'),
+          // No URI part: the client's URI goes up unchanged.
+          directive('proxy_pass', `http://${upstreamName(route.function)}`),
         ]),
       );
     }

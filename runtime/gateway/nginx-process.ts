@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { accessSync, chmodSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,6 +33,23 @@ const searchDirs = ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin'];
 export function findNginx(): string | undefined {
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), ...searchDirs];
   return dirs.map((dir) => join(dir, 'nginx')).find((candidate) => isExecutable(candidate));
+}
+
+/** `nginx -v` as numbers, e.g. [1, 28, 0]; nginx writes it to stderr. */
+export function nginxVersion(binary: string): [number, number, number] {
+  const said = spawnSync(binary, ['-v'], { encoding: 'utf8' });
+  const match = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(`${said.stderr}${said.stdout}`);
+  if (match === null) throw new Error(`${binary} -v did not name an nginx version: ${said.stderr}${said.error?.message ?? ''}`);
+  return [Number(match[1]), Number(match[2]), Number(match[3])];
+}
+
+/**
+ * Whether `server <name> resolve` works in an upstream{} block, as the cluster's configuration
+ * needs: open source nginx has it since 1.27.3 (Debian 12 ships 1.22).
+ */
+export function resolvesUpstreamNames(binary: string): boolean {
+  const [major, minor, patch] = nginxVersion(binary);
+  return major > 1 || (major === 1 && (minor > 27 || (minor === 27 && patch >= 3)));
 }
 
 function isExecutable(path: string): boolean {

@@ -14,7 +14,8 @@ export const nginxBinary = findNginx;
  * The cluster gateway's own nginx.conf (knative/gateway/, rendered from settings.json) with only
  * what must differ on one machine: the listen address, each upstream's address (the function's
  * local activator, while the Host stays its cluster-local name), no DNS resolver for those IP
- * literals, no probe listener, and writable files in a temporary directory.
+ * literals (nor upstream `resolve`, so Debian's nginx 1.22 runs it as well as the cluster's 1.28),
+ * no probe listener, and writable files in a temporary directory.
  */
 export async function startNginxGateway(binary: string, options: PublicGatewayOptions): Promise<PublicGateway> {
   // Computed specifiers, as in bundles.ts: function bundles import the runtime and must not carry
