@@ -91,8 +91,12 @@ describe('npm start -- --isolated', () => {
 
   it('replaces a function process that died: the next request cold-starts a new one', async () => {
     expect((await fetch(`${gateway.url}/api/time`)).status).toBe(200);
+    // Log lines reach stdout in batches: wait for the line rather than read it at once.
+    await waitFor(() => gatewayEvents(gateway, 'cold start', 'time').length === 1, 5000, 'the cold start line');
     const [crashed] = gatewayEvents(gateway, 'cold start', 'time');
-    process.kill(crashed?.pid ?? -1, 'SIGKILL');
+    // Never a fallback pid: kill(-1) signals every process this user may signal.
+    if (crashed?.pid === undefined || crashed.pid <= 0) throw new Error('the cold start line of time names no pid');
+    process.kill(crashed.pid, 'SIGKILL');
     await waitFor(() => gatewayEvents(gateway, 'function process exited unexpectedly', 'time').length === 1, 5000, 'the exit');
 
     const next = await fetch(`${gateway.url}/api/time`);
@@ -106,7 +110,7 @@ describe('npm start -- --isolated', () => {
     expect(warm.status).toBe(200);
     const pids = logLines(gateway.output())
       .filter((line) => line.msg === 'cold start' && line.service === undefined)
-      .map((line) => line.pid ?? -1);
+      .flatMap((line) => (line.pid === undefined ? [] : [line.pid]));
     expect(pids.some(isAlive)).toBe(true);
 
     gateway.kill('SIGTERM');

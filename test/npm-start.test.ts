@@ -3,17 +3,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { isAlive } from './support/isolated.ts';
 
 const projectRoot = new URL('../', import.meta.url).pathname;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // npm runs a script through `sh -c`, and dash does not exec a script's last command: without the
 // script's own `exec`, npm forwards SIGTERM to the shell, the shell dies, and node keeps the port.

@@ -74,6 +74,8 @@ export function runningBundles(path: string): number[] {
 }
 
 export function isAlive(pid: number): boolean {
+  // kill(0, ...) and kill(-1, ...) reach whole groups or every process: only a real pid is asked.
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
