@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import { METHOD_NAME_ALL } from 'hono/router';
 import type { Database } from '../db/client.ts';
 import type { Logger } from './logger.ts';
+import type { RequestDeadline } from './request-deadline.ts';
 import { parseRateLimit, rateLimitFormat } from './rate-limit/policy.ts';
 import type { RateLimitPolicy } from './rate-limit/policy.ts';
 import type { SharedCache } from './redis/cache.ts';
@@ -17,11 +18,11 @@ export interface AppEnv {
     log: Logger;
     requestId: string;
     /**
-     * Aborts when this request's time for database work is up (DATABASE_CONNECT_TIMEOUT_MS +
-     * DATABASE_QUERY_TIMEOUT_MS after it arrived); the runtime then answers 503. Absent in tests
-     * built without a deadline.
+     * Passes when this request's time for database work is up (DATABASE_CONNECT_TIMEOUT_MS +
+     * DATABASE_QUERY_TIMEOUT_MS after it arrived); the runtime then answers 503. `deadline.signal`
+     * is an AbortSignal for APIs that take one. Absent in tests built without a deadline.
      */
-    deadline?: AbortSignal;
+    deadline?: RequestDeadline;
     /** Shared by every instance through Redis; without it (or while it is down) every read loads. */
     cache: SharedCache;
     /** Requests being answered right now per function: across instances with Redis, else this process's. */

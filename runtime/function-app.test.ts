@@ -7,6 +7,7 @@ import { createFunctionApp } from './function-app.ts';
 import type { HttpPolicy } from './function-app.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
+import type { RequestDeadline } from './request-deadline.ts';
 
 const echo = defineFunction({
   name: 'echo',
@@ -82,13 +83,13 @@ describe('HTTP policy from the environment', () => {
 
 describe('the database deadline', () => {
   it('answers a request stuck on the database 503 with Retry-After once connect + query timeout have passed', async () => {
-    let signal: AbortSignal | undefined;
+    let deadline: RequestDeadline | undefined;
     const stuck = defineFunction({
       name: 'stuck',
       description: 'waits on a database that never answers',
       scale: { min: 0, max: 1, target: 1 },
       app: new Hono<AppEnv>().get('/stuck', (c) => {
-        signal = c.get('deadline');
+        deadline = c.get('deadline');
         return new Promise<Response>(() => {});
       }),
     });
@@ -107,7 +108,9 @@ describe('the database deadline', () => {
     expect(ms).toBeGreaterThanOrEqual(140);
     expect(ms).toBeLessThan(1000);
     // What the handler waits on (pingpong's queue) sees the same deadline and gives up too.
-    expect(signal?.aborted).toBe(true);
+    expect(deadline?.expired).toBe(true);
+    expect(deadline?.signal.aborted).toBe(true);
+    expect(deadline?.signal.reason).toBe(deadline?.reason);
   });
 });
 

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { Context } from 'hono';
+import type { Context, Next } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
@@ -18,6 +18,7 @@ import { allowedMethods, methodNotAllowed, routeTakesMethod } from './methods.ts
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { RequestStatsRecorder } from './request-stats.ts';
+import { DeadlineClock, RequestDeadline } from './request-deadline.ts';
 import { responseHeaders } from './response-headers.ts';
 import { processLocalState } from './shared-state.ts';
 import type { SharedState } from './shared-state.ts';
@@ -58,8 +59,8 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
   const shared = services.shared ?? processLocalState([definition.name]);
   const inFlight = shared.inFlight;
 
-  app.use(responseHeaders());
-  app.use(async function observeRequest(c, next) {
+  const headers = responseHeaders();
+  const observe = async function observeRequest(c: Context<AppEnv>, next: Next): Promise<void> {
     const started = performance.now();
     inFlight.enter(definition.name);
     try {
@@ -70,25 +71,31 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
     const seconds = (performance.now() - started) / 1000;
     const status = c.res.status;
     const route = matchedRoute(c, status);
-    services.metrics.requestFinished({ function: definition.name, method: c.req.method, route, status }, seconds);
-    services.requestStats?.record(definition.name, c.req.method, route, status, seconds * 1000);
-    const fields = { requestId: c.get('requestId'), method: c.req.method, path: c.req.path, route, status, ms: round(seconds * 1000) };
+    // Read once: under node-server it is a getter through two request objects.
+    const method = c.req.method;
+    services.metrics.requestFinished({ function: definition.name, method, route, status }, seconds);
+    services.requestStats?.record(definition.name, method, route, status, seconds * 1000);
+    const fields = { requestId: c.get('requestId'), method, path: c.req.path, route, status, ms: round(seconds * 1000) };
     if (status >= 500) functionLog.error('request failed', fields);
     else functionLog.info('request', fields);
+  };
+  // The runtime's steps share Hono layers, in the same order: each layer is an async dispatch
+  // with a promise and a closure, on every request of every function. A step that throws is
+  // answered by the error handler at its layer, so only the header step, which never throws,
+  // shares the observer's layer: the observer must see every answer, errors included.
+  app.use(function identifyAndObserve(c, next) {
+    return headers(c, () => observe(c, next));
   });
   const http = services.http ?? defaultHttpPolicy;
   if (http.allowedOrigins.length > 0) app.use(cors({ origin: [...http.allowedOrigins], maxAge: 600 }));
   // Before the body limit and auth: a method the path does not take is refused whatever it carries.
   const methodsOn = allowedMethods(definition.app);
-  app.use(async function refuseOtherMethods(c, next) {
-    if (routeTakesMethod(c)) return next();
+  const refuseOtherMethods = (c: Context<AppEnv>): void => {
+    if (routeTakesMethod(c)) return;
     const allowed = methodsOn(c.req.path);
-    if (allowed === undefined || allowed.length === 0 || allowed.includes(c.req.method)) return next();
+    if (allowed === undefined || allowed.length === 0 || allowed.includes(c.req.method)) return;
     throw methodNotAllowed(c.req.method, c.req.path, allowed);
-  });
-  // Before the body is read: a client over its limit costs no upload and no database work.
-  const limitWrites = shared.writeLimit(definition);
-  if (limitWrites) app.use(limitWrites);
+  };
   const limitBody = bodyLimit({
     maxSize: http.maxBodyBytes,
     onError: (c) => {
@@ -97,67 +104,50 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
       return c.json(errorBody('payload_too_large', `request body exceeds ${http.maxBodyBytes} bytes`), 413, { Connection: 'close' });
     },
   });
-  // GET and HEAD carry no body (node-server never reads one). Skipped because bodyLimit's look at
-  // `c.req.raw.body` makes node-server build a full fetch Request, which cost about a tenth of
-  // the CPU of every GET /pingpong.
-  app.use((c, next) => {
-    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+  const provideServices = (c: Context<AppEnv>): void => {
+    if (services.database) c.set('db', services.database.db);
+    c.set('log', functionLog.child({ requestId: c.get('requestId') }));
+    c.set('cache', shared.cache);
+    c.set('inFlight', inFlight.report);
+  };
+  // The driver bounds each statement (connect, then query timeout), but a request may run several,
+  // or wait in a queue in front of one (pingpong's batches): this bounds the whole request, so
+  // nothing a silent database does can hold an answer longer.
+  const deadlineMs = services.databaseDeadlineMs;
+  const withinDeadline = definition.usesDatabase && deadlineMs !== undefined ? deadlineStep(deadlineMs) : undefined;
+  const afterBody = (c: Context<AppEnv>, next: Next): Promise<void> => {
+    provideServices(c);
+    return withinDeadline ? withinDeadline(c, next) : next();
+  };
+  const admit = function admit(c: Context<AppEnv>, next: Next): Promise<Response | void> {
+    // GET and HEAD carry no body (node-server never reads one). Skipped because bodyLimit's look
+    // at `c.req.raw.body` makes node-server build a full fetch Request, which cost about a tenth
+    // of the CPU of every GET /pingpong.
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD') return afterBody(c, next);
+    const rest = () => afterBody(c, next);
     // A declared length is the whole body (Node's parser delivers no more), so it is checked as
     // bodyLimit would, without touching `c.req.raw.body`: node-server then reads the body straight
     // from the socket instead of through a web stream (about 350 µs less per POST /save).
     const length = c.req.header('content-length');
     if (length !== undefined && /^\d+$/.test(length) && c.req.header('transfer-encoding') === undefined) {
-      return Number(length) > http.maxBodyBytes ? limitBody(c, next) : next();
+      return Number(length) > http.maxBodyBytes ? limitBody(c, rest) : rest();
     }
-    return limitBody(c, next);
-  });
-  app.use(function provideServices(c, next) {
-    if (services.database) c.set('db', services.database.db);
-    c.set('log', functionLog.child({ requestId: c.get('requestId') }));
-    c.set('cache', shared.cache);
-    c.set('inFlight', inFlight.report);
-    return next();
-  });
-
-  // The driver bounds each statement (connect, then query timeout), but a request may run several,
-  // or wait in a queue in front of one (pingpong's batches): this bounds the whole request, so
-  // nothing a silent database does can hold an answer longer.
-  const deadlineMs = services.databaseDeadlineMs;
-  if (definition.usesDatabase && deadlineMs !== undefined) {
-    // One promise per request rather than a race of two: this runs on every request of every
-    // function that uses the database.
-    app.use(function answerWithinDeadline(c, next) {
-      const deadline = new AbortController();
-      c.set('deadline', deadline.signal);
-      return new Promise<void>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
-        let settled = false;
-        const expire = () => {
-          if (settled) return;
-          settled = true;
-          const error = new DatabaseUnavailableError(`the database did not answer within ${deadlineMs} ms`);
-          deadline.abort(error);
-          reject(error);
-        };
-        // Counted from when the request has arrived: a slow upload is the client's time, and
-        // REQUEST_TIMEOUT_MS (408) bounds it, not this.
-        whenReceived(c, () => {
-          if (!settled) timer = setTimeout(expire, deadlineMs);
-        });
-        // After the 503 when the deadline won: nothing waits for the handler any more.
-        next().then(
-          () => {
-            settled = true;
-            clearTimeout(timer);
-            resolve();
-          },
-          (error: unknown) => {
-            settled = true;
-            clearTimeout(timer);
-            reject(error);
-          },
-        );
-      });
+    return limitBody(c, rest);
+  };
+  // Before the body is read: a client over its limit costs no upload and no database work.
+  const limitWrites = shared.writeLimit(definition);
+  if (limitWrites) {
+    app.use(function checkMethod(c, next) {
+      refuseOtherMethods(c);
+      return next();
+    });
+    app.use(limitWrites);
+    app.use(admit);
+  } else {
+    app.use(function checkMethodAndAdmit(c, next) {
+      refuseOtherMethods(c);
+      return admit(c, next);
     });
   }
 
@@ -187,19 +177,46 @@ export function createFunctionApp(definition: FunctionDefinition, services: Runt
   return app;
 }
 
+/**
+ * Answers 503 once `ms` have passed since the request arrived, whatever the handler still waits
+ * on. One clock for every request rather than a timer and an AbortSignal of each one's own: this
+ * runs on every request of every function that uses the database.
+ */
+function deadlineStep(ms: number): (c: Context<AppEnv>, next: Next) => Promise<void> {
+  const clock = new DeadlineClock(ms, () => new DatabaseUnavailableError(`the database did not answer within ${ms} ms`));
+  return function answerWithinDeadline(c, next) {
+    return new Promise<void>((resolve, reject) => {
+      // Expiry rejects (a 503) while the handler still waits: nothing waits for it any more.
+      const deadline = new RequestDeadline(reject);
+      c.set('deadline', deadline);
+      // Counted from when the request has arrived: a slow upload is the client's time, and
+      // REQUEST_TIMEOUT_MS (408) bounds it, not this.
+      whenReceived(c, clock, deadline);
+      next().then(
+        () => {
+          clock.stop(deadline);
+          resolve();
+        },
+        (error: unknown) => {
+          clock.stop(deadline);
+          reject(error);
+        },
+      );
+    });
+  };
+}
+
 /** node-server's request, when there is one (not under `app.request()` in tests). */
 function incomingOf(c: Context): IncomingMessage | undefined {
   return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 }
 
-/** Runs `start` once the request (its body too) has arrived, or at once when that is unknowable. */
-function whenReceived(c: Context, start: () => void): void {
-  const incoming = incomingOf(c);
-  if (!incoming || incoming.complete || c.req.method === 'GET' || c.req.method === 'HEAD') {
-    start();
-    return;
-  }
-  incoming.once('end', start);
+/** Starts the deadline once the request (its body too) has arrived, or at once when that is unknowable. */
+function whenReceived(c: Context, clock: DeadlineClock, deadline: RequestDeadline): void {
+  const method = c.req.method;
+  const incoming = method === 'GET' || method === 'HEAD' ? undefined : incomingOf(c);
+  if (!incoming || incoming.complete) clock.start(deadline);
+  else incoming.once('end', () => clock.start(deadline));
 }
 
 /** True when the client went away before its request body had arrived in full. */

@@ -78,6 +78,14 @@ describe('the access log fast path', () => {
     expect(line).not.toContain('hunter2');
   });
 
+  it('writes exactly what JSON.stringify would, whether a value is written as it is or needs escaping', () => {
+    const plain = { requestId: 'r1', method: 'GET', ok: true, zero: -0, big: 1e21, ms: 0.1 + 0.2 };
+    expect(logged(plain).endsWith(`,"function":"pingpong",${JSON.stringify(plain).slice(1, -1)}}`)).toBe(true);
+    const escaped = { quote: 'say "hi"', slash: 'a\\b', tab: 'a\tb', emoji: '😀', lone: '\ud800x', 'we"ird': 'key', del: '\u007f\u2028' };
+    expect(logged(escaped).endsWith(`,"function":"pingpong",${JSON.stringify(escaped).slice(1, -1)}}`)).toBe(true);
+    expect(JSON.parse(logged(escaped))).toMatchObject(escaped);
+  });
+
   it('writes what a child adds on each of its lines, read when it first logs', () => {
     const lines: string[] = [];
     const child = createLogger({ level: 'info', write: (line) => lines.push(line) }).child({ requestId: 'r2' }).child({ step: 2 });

@@ -13,10 +13,11 @@ import { ApiError } from './errors.ts';
  * @example
  * new Hono<AppEnv>().get('/pingpong', changesState, async (c) => c.text(`pong ${await nextPong(c.var.db)}`))
  */
-export const changesState: MiddlewareHandler = async function changesState(c, next) {
+export const changesState: MiddlewareHandler = function changesState(c, next) {
   // The runtime refuses HEAD before this (with the path's full Allow); this covers an app run alone.
   if (c.req.method === 'HEAD') throw methodNotAllowed('HEAD', c.req.path, ['GET']);
-  await next();
+  // Not async: it runs before the handler of every such GET, and an async wrapper costs a promise.
+  return next();
 };
 
 /**

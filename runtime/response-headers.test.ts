@@ -1,6 +1,7 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineFunction } from './define-function.ts';
@@ -84,5 +85,61 @@ describe.each([
     const response = await get('/own');
     expect(response.headers.get('x-frame-options')).toBe('DENY');
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
+describe('our headers beside what writes to Node directly', () => {
+  const direct = defineFunction({
+    name: 'direct',
+    description: 'test function',
+    scale: { min: 0, max: 1, target: 1 },
+    usesDatabase: false,
+    app: new Hono<AppEnv>()
+      // A Response made by hand keeps its plain header object, cased as written.
+      .get('/cased', () => new Response('cased', { headers: { 'X-Frame-Options': 'DENY', 'X-Request-Id': 'mine' } }))
+      .get('/raw', (c) => {
+        const outgoing = (c.env as { outgoing: ServerResponse }).outgoing;
+        outgoing.writeHead(201, 'Made', ['X-Frame-Options', 'DENY', 'X-Custom', 'yes']);
+        outgoing.end('raw');
+        return RESPONSE_ALREADY_SENT;
+      })
+      .get('/set-first', (c) => {
+        (c.env as { outgoing: ServerResponse }).outgoing.setHeader('Referrer-Policy', 'same-origin');
+        return c.text('set first');
+      }),
+  });
+  let server: Server | undefined;
+  let base = '';
+  beforeAll(async () => {
+    const directApp = createFunctionApp(direct, { database: undefined, log: createLogger({ level: 'silent' }), metrics: createMetrics() });
+    server = await new Promise<Server>((resolve) => {
+      const created = serve({ fetch: directApp.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(created as Server));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+  it("replaces ours with a handler's header whatever its case, never sending both", async () => {
+    const response = await fetch(`${base}/cased`);
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    expect(response.headers.get('x-request-id')).toBe('mine');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('adds ours under a writeHead given a header array and a reason, the given ones winning', async () => {
+    const response = await fetch(`${base}/raw`);
+    expect([response.status, response.statusText, await response.text()]).toEqual([201, 'Made', 'raw']);
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    expect(response.headers.get('x-custom')).toBe('yes');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('keeps a header set on the response before writeHead', async () => {
+    const response = await fetch(`${base}/set-first`);
+    expect(await response.text()).toBe('set first');
+    expect(response.headers.get('referrer-policy')).toBe('same-origin');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { RequestDeadline } from '../../runtime/request-deadline.ts';
 import { createBatcher } from './coalescer.ts';
 
 /** A counter whose statements finish only when the test says so, recording each batch size. */
@@ -103,11 +104,11 @@ describe('createBatcher', () => {
     const take = createBatcher(counter.add, { maxInFlight: 1 });
     const stuck = take();
     while (counter.batches.length === 0) await new Promise((resolve) => setImmediate(resolve));
-    const deadline = new AbortController();
-    const queued = [take(deadline.signal), take(deadline.signal)];
+    const deadline = new RequestDeadline();
+    const queued = [take(deadline), take(deadline)];
     const patient = take();
     const timedOut = new Error('the database did not answer within 3000 ms');
-    deadline.abort(timedOut);
+    deadline.expire(timedOut);
     expect(await Promise.allSettled(queued)).toEqual([
       { status: 'rejected', reason: timedOut },
       { status: 'rejected', reason: timedOut },
@@ -117,17 +118,17 @@ describe('createBatcher', () => {
     expect([await stuck, await patient]).toEqual([1, 2]);
     // The next statement added 1, not 3: nothing was reserved for the two that gave up.
     expect(counter.batches).toEqual([1, 1]);
-    await expect(take(deadline.signal)).rejects.toBe(timedOut);
+    await expect(take(deadline)).rejects.toBe(timedOut);
   });
 
   it('fails the waiters of a statement that outlives their deadline, and never hands out its numbers when it commits late', async () => {
     const counter = controlledCounter();
     const take = createBatcher(counter.add);
-    const deadline = new AbortController();
-    const late = [take(deadline.signal), take(deadline.signal)];
+    const deadline = new RequestDeadline();
+    const late = [take(deadline), take(deadline)];
     while (counter.batches.length === 0) await new Promise((resolve) => setImmediate(resolve));
     const timedOut = new Error('the database did not answer within 3000 ms');
-    deadline.abort(timedOut);
+    deadline.expire(timedOut);
     expect((await Promise.allSettled(late)).map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
     const next = take();
     while (counter.batches.length < 2) await new Promise((resolve) => setImmediate(resolve));

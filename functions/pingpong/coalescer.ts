@@ -1,15 +1,19 @@
+import type { DeadlineWatcher, RequestDeadline } from '../../runtime/request-deadline.ts';
+
 /** Adds `k` to a counter in one committed statement and resolves with the new total. */
 export type AddToCounter = (k: number) => Promise<number>;
 
 /**
  * Hands out the next number; resolves only once the statement that reserved it has committed.
- * Rejects with `signal.reason` once `signal` aborts (the request's deadline) if it has no number yet.
+ * Rejects with `deadline.reason` once the request's deadline passes if it has no number yet.
  */
-export type TakeNumber = (signal?: AbortSignal) => Promise<number>;
+export type TakeNumber = (deadline?: RequestDeadline) => Promise<number>;
 
-interface Waiter {
+/** One request waiting for its number; it watches its deadline itself, so that costs no closure. */
+interface Waiter extends DeadlineWatcher {
   resolve(value: number): void;
   reject(reason: unknown): void;
+  deadline: RequestDeadline | undefined;
 }
 
 export interface BatcherOptions {
@@ -33,7 +37,7 @@ export interface BatcherOptions {
  * grow with load. A failed statement rejects every waiter of its batch with its error and hands
  * out no numbers; the next batch is tried afresh.
  *
- * A waiter whose signal aborts (its request's deadline: a silent database, a stuck batch ahead of
+ * A waiter whose deadline passes (its request's: a silent database, a stuck batch ahead of
  * it) is rejected at once. Still queued, it leaves the queue and no number is reserved for it. In a
  * batch already sent, its number is lost: the statement may commit after the request was answered
  * 503, and that number then goes to nobody. The counter skips it, which a reply lost on the
@@ -54,10 +58,18 @@ export function createBatcher(add: AddToCounter, { maxBatch = 1000, maxInFlight 
     new Promise<number>((resolve) => resolve(add(k)))
       .then((total) => {
         if (!Number.isSafeInteger(total) || total < k) throw new Error(`counter returned ${total} after adding ${k}`);
-        batch.forEach((waiter, i) => waiter.resolve(total - k + 1 + i));
+        const first = total - k + 1;
+        for (let i = 0; i < k; i += 1) {
+          const waiter = batch[i] as Waiter;
+          waiter.deadline?.unwatch(waiter);
+          waiter.resolve(first + i);
+        }
       })
       .catch((error: unknown) => {
-        for (const waiter of batch) waiter.reject(error);
+        for (const waiter of batch) {
+          waiter.deadline?.unwatch(waiter);
+          waiter.reject(error);
+        }
       })
       .finally(() => {
         inFlight -= 1;
@@ -70,25 +82,16 @@ export function createBatcher(add: AddToCounter, { maxBatch = 1000, maxInFlight 
     while (inFlight < maxInFlight && queue.length > 0) startBatch();
   };
 
-  return function takeNumber(signal) {
+  function leaveAtDeadline(this: Waiter, reason: Error): void {
+    const at = queue.indexOf(this);
+    if (at >= 0) queue.splice(at, 1);
+    this.reject(reason);
+  }
+  return function takeNumber(deadline) {
+    if (deadline?.reason !== undefined) return Promise.reject(deadline.reason);
     return new Promise<number>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const onAbort = () => {
-        const at = queue.indexOf(waiter);
-        if (at >= 0) queue.splice(at, 1);
-        reject(signal?.reason);
-      };
-      const waiter: Waiter = {
-        resolve: (value) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        reject: (reason) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(reason);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const waiter: Waiter = { resolve, reject, deadline, deadlinePassed: leaveAtDeadline };
+      deadline?.watch(waiter);
       queue.push(waiter);
       // With a free slot, wait for the rest of this event-loop turn: requests parsed from the
       // same read of the sockets then share one statement instead of the first one going alone.

@@ -3,6 +3,7 @@ import type { Database } from '../../db/client.ts';
 import { pingCount, pingCounterId } from '../../db/schema.ts';
 import { createBatcher } from './coalescer.ts';
 import type { TakeNumber } from './coalescer.ts';
+import type { RequestDeadline } from '../../runtime/request-deadline.ts';
 
 /**
  * One batcher per database handle rather than a module global: tests open several databases in
@@ -14,9 +15,9 @@ const batchers = new WeakMap<Database, TakeNumber>();
  * Increments the counter and returns this request's number, committed before it returns.
  * Concurrent callers in this process share one upsert (see createBatcher); across processes the
  * row lock serialises the upserts, so numbers are unique and gap-free everywhere, and no seed row
- * is needed. Rejects with `deadline.reason` once `deadline` aborts before the number is committed.
+ * is needed. Rejects with `deadline.reason` once `deadline` passes before the number is committed.
  */
-export function nextPong(db: Database, deadline?: AbortSignal): Promise<number> {
+export function nextPong(db: Database, deadline?: RequestDeadline): Promise<number> {
   let take = batchers.get(db);
   if (!take) {
     const add = addToCounter(db);
