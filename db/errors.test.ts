@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DrizzleQueryError } from 'drizzle-orm/errors';
-import { DatabaseUnavailableError, describeCause, isDatabaseUnavailable } from './errors.ts';
+import { DatabaseUnavailableError, describeCause, isDatabaseUnavailable, isSchemaBehind } from './errors.ts';
 
 describe('isDatabaseUnavailable', () => {
   it('recognises network failures and connection SQLSTATEs, also when wrapped', () => {
@@ -10,6 +10,8 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(Object.assign(new Error('terminating connection'), { code: '57P01' }))).toBe(true);
     expect(isDatabaseUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(isDatabaseUnavailable(new AggregateError([refused], 'all failed'))).toBe(true);
+    expect(isDatabaseUnavailable(Object.assign(new Error('role "knfn_app" does not exist'), { code: '28000' }))).toBe(true);
+    expect(isDatabaseUnavailable(Object.assign(new Error('password authentication failed'), { code: '28P01' }))).toBe(true);
   });
 
   it('leaves bugs and rejected statements alone', () => {
@@ -17,6 +19,15 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
     expect(isDatabaseUnavailable(new TypeError('x is undefined'))).toBe(false);
     expect(isDatabaseUnavailable(undefined)).toBe(false);
+  });
+
+  it('tells a schema not yet migrated from an outage and from a bad statement', () => {
+    const missingTable = Object.assign(new Error('relation "ping_count" does not exist'), { code: '42P01' });
+    expect(isSchemaBehind(new DrizzleQueryError('select * from ping_count', [], missingTable))).toBe(true);
+    expect(isSchemaBehind(Object.assign(new Error('column "x" does not exist'), { code: '42703' }))).toBe(true);
+    expect(isSchemaBehind(Object.assign(new Error('syntax error'), { code: '42601' }))).toBe(false);
+    expect(isSchemaBehind(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(false);
+    expect(isDatabaseUnavailable(missingTable)).toBe(false);
   });
 
   it('counts the runtime\'s own deadline as an outage', () => {

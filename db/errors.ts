@@ -25,11 +25,32 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (typeof code === 'string') {
       if (networkErrorCodes.has(code)) return true;
       // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now),
-      // 53300 (too many connections): all transient from the caller's point of view.
-      if (/^08/.test(code) || /^57P0[123]$/.test(code) || code === '53300') return true;
+      // 53300 (too many connections), class 28 (the role or its password not there yet: one
+      // `kubectl apply -k` starts the functions beside the Job that creates their roles): all
+      // transient from the caller's point of view.
+      if (/^(08|28)/.test(code) || /^57P0[123]$/.test(code) || code === '53300') return true;
     }
     if (typeof message === 'string' && unavailableMessage.test(message)) return true;
     if (current instanceof AggregateError && current.errors.some(isDatabaseUnavailable)) return true;
+    current = cause;
+  }
+  return false;
+}
+
+/**
+ * SQLSTATEs of a statement naming a table, column or schema the database does not have:
+ * undefined_table, undefined_column, invalid_schema_name. Deployed, that is a release's functions
+ * answering before its migration Job finished (one `kubectl apply -k` starts both), so the caller
+ * is told to retry, not that the server broke.
+ */
+const schemaBehindCodes = new Set(['42P01', '42703', '3F000']);
+
+/** True when an error (or its cause chain) says the schema lacks what the statement names. */
+export function isSchemaBehind(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 8; depth += 1) {
+    if (typeof current !== 'object') break;
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string' && schemaBehindCodes.has(code)) return true;
     current = cause;
   }
   return false;

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { isDatabaseUnavailable } from '../db/errors.ts';
+import { isDatabaseUnavailable, isSchemaBehind } from '../db/errors.ts';
 
 export interface ErrorBody {
   error: { code: string; message: string };
@@ -61,6 +61,14 @@ export function describeError(error: unknown): {
     const status = error.status;
     const code = codeForStatus[status] ?? (status >= 500 ? 'internal_error' : 'bad_request');
     return { status, body: errorBody(code, error.message || code.replaceAll('_', ' ')), expected: status < 500 };
+  }
+  if (isSchemaBehind(error)) {
+    // Answered 503, but logged as unexpected: past a deployment, a missing table is a bug.
+    return {
+      status: 503,
+      body: errorBody('schema_not_ready', 'the database has not been migrated for this release yet; retry shortly'),
+      expected: false,
+    };
   }
   if (isDatabaseUnavailable(error)) {
     return {

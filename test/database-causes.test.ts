@@ -45,10 +45,27 @@ describe('logs and readiness name the cause of a database failure, never a state
         status: 503,
         body: { error: { code: 'not_ready', message: `database unreachable: 28000 role "${role}" does not exist` } },
       });
-      expect((await fetch(`${server.url}/pingpong`)).status).toBe(500);
+      const pong = await fetch(`${server.url}/pingpong`);
+      expect(pong.status).toBe(503);
+      expect(await pong.json()).toEqual({ error: { code: 'database_unavailable', message: 'the database is unreachable; retry shortly' } });
       await expect.poll(() => server.output()).toContain(`28000 role \\"${role}\\" does not exist`);
       expect(server.output()).not.toContain('ping_count');
       expect(server.output()).not.toContain('[object Object]');
+    } finally {
+      await stopProcess(server);
+    }
+  });
+
+  it('answers 503 schema_not_ready, not 500, while the database has not been migrated', async () => {
+    const server = await spawnServer({ DATABASE_URL: database.url, MIGRATE_ON_START: 'false', STATS_ENABLED: 'false' });
+    try {
+      const pong = await fetch(`${server.url}/pingpong`);
+      expect(pong.status).toBe(503);
+      expect(pong.headers.get('retry-after')).toBe('1');
+      expect(await pong.json()).toEqual({
+        error: { code: 'schema_not_ready', message: 'the database has not been migrated for this release yet; retry shortly' },
+      });
+      await expect.poll(() => server.output()).toContain('42P01 relation');
     } finally {
       await stopProcess(server);
     }
@@ -87,10 +104,11 @@ describe('logs and readiness name the cause of a database failure, never a state
         body: JSON.stringify({ name: 'marker', timezone: 'Europe/Helsinki', description: marker }),
       });
     try {
-      // A bug's kind of failure (the table is gone): 500, logged as an error with its cause.
+      // The table is gone (a migration not run yet, or a bug): 503 to the client, logged as an
+      // error with its cause.
       await database.query('drop table locations cascade');
-      expect((await create()).status).toBe(500);
-      await expect.poll(() => server.output()).toContain('42P01 relation \\"locations\\" does not exist');
+      expect((await create()).status).toBe(503);
+      await expect.poll(() => server.output()).toMatch(/"level":"error".*42P01 relation \\"locations\\" does not exist/);
       // An outage: 503, logged as a warning with its cause.
       await proxy.stop();
       expect((await create()).status).toBe(503);
