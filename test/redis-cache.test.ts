@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopProcess } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
@@ -45,8 +46,7 @@ describe('the read-through cache shared by two processes through Redis', () => {
     });
   });
   afterAll(async () => {
-    for (const server of servers) server.child.kill('SIGTERM');
-    await Promise.all(servers.map((server) => server.exited));
+    await Promise.all(servers.map(stopProcess));
     await databaseProxy?.stop();
     await dropKeys(look, keyPrefix);
     look.disconnect();

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InFlightReport } from '../runtime/redis/in-flight.ts';
+import { stopProcess } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
@@ -63,8 +64,7 @@ describe('requests in flight across two processes through Redis', () => {
     servers = await spawnSharingRedis({ DATABASE_URL: database.url, FUNCTION: 'locations,stats', REDIS_KEY_PREFIX: keyPrefix });
   });
   afterAll(async () => {
-    for (const server of servers) server.child.kill('SIGTERM');
-    await Promise.all(servers.map((server) => server.exited));
+    await Promise.all(servers.map(stopProcess));
     await dropKeys(look, keyPrefix);
     look.disconnect();
     await database?.drop();

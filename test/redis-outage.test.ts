@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopProcess } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
@@ -53,8 +54,7 @@ describe('Redis cut under load: two processes sharing it through a proxy', () =>
     });
   });
   afterAll(async () => {
-    for (const server of servers) server.child.kill('SIGTERM');
-    await Promise.all(servers.map((server) => server.exited));
+    await Promise.all(servers.map(stopProcess));
     await proxy?.stop();
     await dropKeys(look, keyPrefix);
     look.disconnect();

@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopProcess } from './support/process.ts';
 import type { SpawnedProcess } from './support/process.ts';
 import { createTestDatabase } from './support/postgres.ts';
 import type { TestDatabase } from './support/postgres.ts';
@@ -65,8 +66,7 @@ describe('write limits shared through Redis by two processes (RATE_LIMIT_WRITES=
     });
   });
   afterAll(async () => {
-    for (const server of servers) server.child.kill('SIGTERM');
-    await Promise.all(servers.map((server) => server.exited));
+    await Promise.all(servers.map(stopProcess));
     await dropKeys(look, keyPrefix);
     look.disconnect();
     await database?.drop();
