@@ -55,22 +55,20 @@ export function baseEnv(dataDir: string): Record<string, string> {
   return { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', DATA_DIR: dataDir };
 }
 
-/** Starts `<node> <args>` on a free port and resolves once GET `readyPath` answers 200. */
-export async function startProcess(
+/**
+ * `<node> <args>` with the image's environment plus `env`, a DATA_DIR of its own (removed when it
+ * exits: the event journal and the embedded database are one process's each, and a journal left
+ * by an earlier run would replay its events into this run's database) and its output drained.
+ * `stop` sends SIGTERM, and SIGKILL after `killAfterMs` when given.
+ */
+export function spawnBenchProcess(
+  node: string,
   args: string[],
   env: Record<string, string>,
-  { node, readyPath = '/health', portVariable = 'PORT', cwd = projectRoot, timeoutMs = 30_000 }: StartOptions,
-): Promise<BenchProcess & { startedInMs: number }> {
-  const port = await freePort();
-  // Its own DATA_DIR: the event journal and the embedded database are one process's each, and a
-  // journal left by an earlier run would replay its events into this run's database.
-  const dataDir = mkdtempSync(join(tmpdir(), 'knfn-bench-'));
-  const started = performance.now();
-  const child = spawn(node, args, {
-    cwd,
-    env: { ...baseEnv(dataDir), [portVariable]: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  { cwd = projectRoot, dataDirPrefix = 'knfn-bench-', killAfterMs }: { cwd?: string; dataDirPrefix?: string; killAfterMs?: number } = {},
+) {
+  const dataDir = mkdtempSync(join(tmpdir(), dataDirPrefix));
+  const child = spawn(node, args, { cwd, env: { ...baseEnv(dataDir), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = drainKeepingTail([child.stdout, child.stderr]);
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
@@ -78,11 +76,25 @@ export async function startProcess(
       resolve();
     }),
   );
-  const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const forced = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     await exited;
+    clearTimeout(forced);
   };
+  return { child, output, exited, stop };
+}
+
+/** Starts `<node> <args>` on a free port and resolves once GET `readyPath` answers 200. */
+export async function startProcess(
+  args: string[],
+  env: Record<string, string>,
+  { node, readyPath = '/health', portVariable = 'PORT', cwd = projectRoot, timeoutMs = 30_000 }: StartOptions,
+): Promise<BenchProcess & { startedInMs: number }> {
+  const port = await freePort();
+  const started = performance.now();
+  const { child, output, stop } = spawnBenchProcess(node, args, { [portVariable]: String(port), ...env }, { cwd });
+  const url = `http://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}:\n${output()}`);
     if (performance.now() - started > timeoutMs) {
