@@ -18,10 +18,9 @@ const unavailableMessage =
  * whole `cause` chain is read.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; current && depth < 8; depth += 1) {
-    if (typeof current !== 'object') break;
+  for (const current of causeChain(error)) {
     if (current instanceof DatabaseUnavailableError) return true;
-    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
+    const { code, message } = current as { code?: unknown; message?: unknown };
     if (typeof code === 'string') {
       if (networkErrorCodes.has(code)) return true;
       // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now),
@@ -32,9 +31,16 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     }
     if (typeof message === 'string' && unavailableMessage.test(message)) return true;
     if (current instanceof AggregateError && current.errors.some(isDatabaseUnavailable)) return true;
-    current = cause;
   }
   return false;
+}
+
+/** `error` and its causes, outermost first: Drizzle and the driver wrap what went wrong. */
+function* causeChain(error: unknown): Generator<object> {
+  for (let current: unknown = error, depth = 0; current && typeof current === 'object' && depth < 8; depth += 1) {
+    yield current;
+    current = (current as { cause?: unknown }).cause;
+  }
 }
 
 /**
@@ -47,11 +53,9 @@ const schemaBehindCodes = new Set(['42P01', '42703', '3F000']);
 
 /** True when an error (or its cause chain) says the schema lacks what the statement names. */
 export function isSchemaBehind(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; current && depth < 8; depth += 1) {
-    if (typeof current !== 'object') break;
-    const { code, cause } = current as { code?: unknown; cause?: unknown };
+  for (const current of causeChain(error)) {
+    const { code } = current as { code?: unknown };
     if (typeof code === 'string' && schemaBehindCodes.has(code)) return true;
-    current = cause;
   }
   return false;
 }
