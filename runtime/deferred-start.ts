@@ -1,6 +1,6 @@
 /**
  * Work a server owes but its first answer does not need (loading prom-client and the Redis client:
- * about a third of a function's start-up CPU), run once that first answer is out: a request that
+ * 50-70 ms of a function's start-up CPU with REDIS_URL set), run once that first answer is out: a request that
  * scaled a function from zero is answered before it. A server nobody asks runs it `idleMs` after
  * it listens. Work a request needs earlier (a rate-limited write, a scrape) starts it on demand.
  */
