@@ -1,5 +1,6 @@
-# One image for every function: each Knative Service runs `node dist/functions/<name>/main.js` with
-# FUNCTION=<name>; the migration Job runs `node dist/migrate.js`.
+# One image for every function: each Knative Service runs
+# `node --expose-gc dist/functions/<name>/main.js` with FUNCTION=<name>; the migration Job runs
+# `node dist/migrate.js`.
 
 FROM node:22-slim AS build
 WORKDIR /src
@@ -36,4 +37,4 @@ COPY migrations ./migrations
 RUN groupadd --system --gid 10001 knfn && useradd --system --uid 10001 --gid knfn --no-create-home knfn
 USER 10001:10001
 EXPOSE 8080
-CMD ["node", "dist/main.js"]
+CMD ["node", "--expose-gc", "dist/main.js"]

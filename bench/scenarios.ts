@@ -1,4 +1,5 @@
 import type { BenchBundles } from './bundles.ts';
+import { containerNodeFlags } from '../scripts/build.ts';
 import { containerEnv } from './container-env.ts';
 import { freshDatabase, readCounter } from './database.ts';
 import type { LoadScenarioId } from './labels.ts';
@@ -35,9 +36,9 @@ const databaseOf = ({ database }: StartContext) => {
   return database;
 };
 
-/** pingpong's production bundle with its container's environment, at the default log level. */
+/** pingpong's production bundle with its container's command and environment, at the default log level. */
 export const startPingpong = (context: StartContext, readyPath = '/health') =>
-  startProcess([context.bundles.fn('pingpong')], containerEnv('pingpong', { databaseUrl: databaseOf(context).url, redisUrl }), {
+  startProcess([...containerNodeFlags, context.bundles.fn('pingpong')], containerEnv('pingpong', { databaseUrl: databaseOf(context).url, redisUrl }), {
     node: context.runtime.node,
     readyPath,
   });

@@ -16,6 +16,7 @@ import { createRequestStatsRecorder, postgresStatsWriter } from './request-stats
 import type { RequestStatsRecorder } from './request-stats.ts';
 import { createServerApp } from './server-app.ts';
 import { deferUntilFirstAnswer } from './deferred-start.ts';
+import { compactWhenIdle } from './idle-compaction.ts';
 import { createSharedState } from './shared-state.ts';
 import type { SharedState } from './shared-state.ts';
 import type { LocalBroker } from './local-broker/index.ts';
@@ -108,14 +109,15 @@ export async function startServer(config: Config, available: readonly FunctionDe
   // The local broker needs this server's address, so it starts after listen; until it is up, a
   // request waits for it rather than finding no sink (a save would answer 503 sink_unavailable).
   let settingUp: Promise<unknown> | undefined;
+  const compaction = compactWhenIdle({ log });
   const deferred = deferUntilFirstAnswer(() => {
-    void metrics.registry.load();
-    shared.start();
+    void Promise.all([metrics.registry.load(), shared.start()]).finally(() => compaction.arm());
   });
   const server = await new Promise<Server>((resolve, reject) => {
     // node-server makes an env object for each request: the bindings join it rather than a copy.
     const answer = (request: Request, env: object) => app.fetch(request, Object.assign(env, bindings));
     const fetch = (request: Request, env: object) => {
+      compaction.request();
       const answered = settingUp === undefined ? answer(request, env) : settingUp.then(() => answer(request, env));
       if (deferred.pending) deferred.answered(answered);
       return answered;
@@ -159,6 +161,7 @@ export async function startServer(config: Config, available: readonly FunctionDe
 
   let stopping: Promise<{ forced: boolean }> | undefined;
   const stop = () => {
+    compaction.stop();
     stopping ??= shutDown(server, database, requestStats, config.shutdownTimeoutMs, log, broker, shared);
     return stopping;
   };

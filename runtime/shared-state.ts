@@ -22,8 +22,11 @@ export interface SharedState {
   inFlight: InFlight;
   /** The function's write limit middleware, or undefined when its writes are not limited. */
   writeLimit(definition: FunctionDefinition): MiddlewareHandler | undefined;
-  /** Connects to Redis in the background, once the server listens (the first use would, too). */
-  start(): void;
+  /**
+   * Connects to Redis in the background, once the server listens (the first use would, too);
+   * resolves when the client is loaded and its first attempt is over (at once without Redis).
+   */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,7 +60,7 @@ function assemble(rateLimit: RateLimitSettings, inFlight: InFlight, redis: Share
       const policy = effectiveWriteLimit(definition, rateLimit);
       return policy === undefined ? undefined : writeRateLimit(definition.name, policy, rateLimit, redis);
     },
-    start: () => redis?.start(),
+    start: async () => redis?.start(),
     async close() {
       await inFlight.close();
       await redis?.close();

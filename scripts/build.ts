@@ -9,6 +9,18 @@ export function functionBundle(name: string): string {
   return `dist/functions/${name}/main.js`;
 }
 
+/**
+ * Node's flags wherever a bundle runs as a container runs it (the image, each Knative Service,
+ * `--isolated`'s function processes, the bench): `gc` lets a function give back start-up's young
+ * generation once it sits quiet (runtime/idle-compaction.ts).
+ */
+export const containerNodeFlags = ['--expose-gc'] as const;
+
+/** A function's container command. */
+export function functionCommand(name: string): string[] {
+  return ['node', ...containerNodeFlags, functionBundle(name)];
+}
+
 const root = new URL('../', import.meta.url).pathname;
 
 /** The options every bundle shares; the benchmark builds its baseline servers with them too. */

@@ -6,7 +6,7 @@ import type { IEnvVar } from 'kubernetes-models/v1/EnvVar';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import { stringify } from 'yaml';
 import { allFunctions } from '../functions/index.ts';
-import { functionBundle } from './build.ts';
+import { functionCommand } from './build.ts';
 import { readmeFile, withEndpointTable } from './endpoints-doc.ts';
 import { cluster, functionHost, functionTimeoutSeconds } from './cluster.ts';
 import { gatewayDir, gatewayResources, gatewaySettingsFile, readGatewaySettings } from './gateway-manifests.ts';
@@ -116,7 +116,7 @@ export function functionService(definition: FunctionDefinition, release: Release
               name: 'function',
               image: release.image,
               // Its own bundle: only this function's code is loaded, which shortens cold starts.
-              command: ['node', functionBundle(name)],
+              command: functionCommand(name),
               ports: [{ name: 'http1', containerPort: 8080 }],
               env: [
                 { name: 'FUNCTION', value: name },

@@ -310,7 +310,7 @@ describe.each(allFunctions.map((definition) => [definition.name, definition] as 
 
   it('runs its own bundle with FUNCTION set, its role\'s database URL from the Secret and its pool size', () => {
     const container = onlyContainer(service());
-    expect(container.command).toEqual(['node', `dist/functions/${name}/main.js`]);
+    expect(container.command).toEqual(['node', '--expose-gc', `dist/functions/${name}/main.js`]);
     const env = new Map((container.env ?? []).map((variable) => [variable.name, variable]));
     expect(env.get('FUNCTION')?.value).toBe(name);
     // Database work: the app role; statistics only: the role that can write request_stats and nothing else.

@@ -33,8 +33,9 @@ export interface SharedRedis {
   /**
    * Loads the client and connects, in the background; the first `run` does it too. Called once
    * the server listens: loading ioredis costs some 50 ms of CPU, which start-up must not wait for.
+   * Resolves once the client is loaded and its first connection attempt is over; never rejects.
    */
-  start(): void;
+  start(): Promise<void>;
   /** Resolves once connected for the first time (never, if Redis is never reached). */
   readonly connected: Promise<void>;
   /** QUIT, bounded: the process never waits on Redis to stop. */
@@ -156,9 +157,7 @@ export function connectRedis(settings: RedisSettings, { log, registry, warnEvery
   return {
     settings,
     run,
-    start() {
-      void begin();
-    },
+    start: begin,
     connected,
     async close() {
       closed = true;
