@@ -1,5 +1,5 @@
 import type { BenchBundles } from './bundles.ts';
-import { containerNodeFlags } from '../scripts/build.ts';
+import { containerNodeFlags } from '../runtime/node-flags.ts';
 import { containerEnv } from './container-env.ts';
 import { freshDatabase, readCounter } from './database.ts';
 import type { LoadScenarioId } from './labels.ts';

@@ -3,18 +3,12 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { functionFolders } from '../runtime/function-list.ts';
+import { containerNodeFlags } from '../runtime/node-flags.ts';
 
 /** Where a function's own bundle lands; its Knative Service runs `node <this>`. */
 export function functionBundle(name: string): string {
   return `dist/functions/${name}/main.js`;
 }
-
-/**
- * Node's flags wherever a bundle runs as a container runs it (the image, each Knative Service,
- * `--isolated`'s function processes, the bench): `gc` lets a function give back start-up's young
- * generation once it sits quiet (runtime/idle-compaction.ts).
- */
-export const containerNodeFlags = ['--expose-gc'] as const;
 
 /** A function's container command. */
 export function functionCommand(name: string): string[] {

@@ -26,6 +26,7 @@ import { monitoringDir } from '../scripts/observability-manifests.ts';
 import { redisDir } from '../scripts/redis-manifests.ts';
 import { defaultRelease, imageProblem, parseRelease } from '../scripts/release.ts';
 import { defaultPoolMax } from '../runtime/define-function.ts';
+import { containerNodeFlags } from '../runtime/node-flags.ts';
 import { renderKustomization as render } from './support/kustomize.ts';
 import { validateRabbitmqBrokerConfig, validateRabbitmqCluster } from './support/rabbitmq-models.ts';
 import { strictSchemaErrors } from './support/strict-schema.ts';
@@ -362,4 +363,15 @@ it('points log-output at the pings Service inside the cluster', () => {
   const logOutput = functionServices.find((object) => object.metadata.name === 'log-output');
   const env = logOutput?.spec?.template?.spec?.containers?.[0]?.env ?? [];
   expect(env.find((variable) => variable.name === 'PINGS_URL')?.value).toBe('http://pings.knfn.svc.cluster.local/pings');
+});
+
+describe("Node's flags", () => {
+  it('are the same in the image, the Knative Services and npm start, so each compacts its heap after start-up', () => {
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
+    expect(cmd === undefined ? undefined : JSON.parse(cmd)).toEqual(['node', ...containerNodeFlags, 'dist/main.js']);
+    const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(scripts['start']).toBe(`exec node ${containerNodeFlags.join(' ')} --import tsx runtime/main.ts`);
+    expect(containerNodeFlags).toContain('--expose-gc');
+  });
 });

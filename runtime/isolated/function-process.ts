@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../logger.ts';
+import { containerNodeFlags } from '../node-flags.ts';
 import { freePort } from './free-port.ts';
 import { relayLines } from './relay-lines.ts';
 
@@ -39,7 +40,7 @@ const probeIntervalMs = 15;
  */
 export async function spawnFunction({ name, bundle, env, startTimeoutMs, log }: SpawnFunctionOptions): Promise<FunctionProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [bundle], {
+  const child = spawn(process.execPath, [...containerNodeFlags, bundle], {
     env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
