@@ -31,19 +31,31 @@ async function functionProcess() {
   return { port: (server.address() as AddressInfo).port, received };
 }
 
-/** An instance whose process is `port`, started after `startMs`; counts leases held. */
+/**
+ * An instance whose process is `port`, started after `startMs` (0: running already); counts the
+ * leases taken by waiting (`acquired`), taken at once (`leasedAtOnce`) and still held.
+ */
 function instance(port: number, startMs = 0) {
   const agent = new Agent({ keepAlive: true });
   agents.push(agent);
-  const state = { acquired: 0, held: 0 };
+  const state = { acquired: 0, leasedAtOnce: 0, held: 0 };
+  const lease = (): Lease => {
+    state.held += 1;
+    return { port, agent, coldStartMs: undefined, release: () => (state.held -= 1) };
+  };
   const fake: Instance = {
     name: 'message-worker',
     acquire: async (): Promise<Lease> => {
       state.acquired += 1;
       if (startMs > 0) await new Promise((resolve) => setTimeout(resolve, startMs));
-      state.held += 1;
-      return { port, agent, coldStartMs: undefined, release: () => (state.held -= 1) };
+      return lease();
     },
+    leaseIfRunning: () => {
+      if (startMs > 0) return undefined;
+      state.leasedAtOnce += 1;
+      return lease();
+    },
+    onStopping: () => () => {},
     close: async () => {},
   };
   return { fake, state };
@@ -57,8 +69,8 @@ describe('leaseTransport', () => {
     const answer = await send('http://127.0.0.1:4000/_events/message?x=1', { 'content-type': 'application/json' }, '{"data":"hi"}', { timeoutMs: 2000 });
     expect(answer).toEqual({ status: 204, text: '' });
     expect(process.received).toEqual([{ url: '/_events/message?x=1', host: '127.0.0.1:4000', type: 'application/json', body: '{"data":"hi"}' }]);
-    // Released once answered: the function may idle out again.
-    expect(state).toEqual({ acquired: 1, held: 0 });
+    // Leased without waiting (the process runs), released once answered: it may idle out again.
+    expect(state).toEqual({ acquired: 0, leasedAtOnce: 1, held: 0 });
   });
 
   it('posts any other URL as it is', async () => {
@@ -67,7 +79,7 @@ describe('leaseTransport', () => {
     const send = leaseTransport(new Map([['127.0.0.1:4000', fake]]));
     expect((await send(`http://127.0.0.1:${process.port}/dead`, {}, '{}', { timeoutMs: 2000 })).status).toBe(204);
     expect(process.received.map((each) => each.url)).toEqual(['/dead']);
-    expect(state.acquired).toBe(0);
+    expect(state).toEqual({ acquired: 0, leasedAtOnce: 0, held: 0 });
   });
 
   it('gives up on a start slower than the attempt, and releases the lease that comes later', async () => {
@@ -76,7 +88,7 @@ describe('leaseTransport', () => {
     const send = leaseTransport(new Map([['127.0.0.1:4000', fake]]));
     await expect(send('http://127.0.0.1:4000/_events/message', {}, '{}', { timeoutMs: 30 })).rejects.toThrow('did not start within 30 ms');
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(state).toEqual({ acquired: 1, held: 0 });
+    expect(state).toEqual({ acquired: 1, leasedAtOnce: 0, held: 0 });
     expect(process.received).toEqual([]);
   });
 

@@ -24,7 +24,8 @@ export function leaseTransport(instances: ReadonlyMap<string, Instance>): Transp
     const { instance } = route;
     if (instance === undefined) return httpPost(url, headers, body, options);
     const started = performance.now();
-    const lease = await acquireWithin(instance, options.timeoutMs, options.signal);
+    // A running process is leased at once; only a cold start needs the deadline and abort below.
+    const lease = instance.leaseIfRunning() ?? (await acquireWithin(instance, options.timeoutMs, options.signal));
     try {
       if (route.direct?.port !== lease.port) route.direct = { port: lease.port, url: new URL(`http://127.0.0.1:${lease.port}${route.path}`) };
       // The Host the activator would have passed on: its own address, the function's cluster-local name here.

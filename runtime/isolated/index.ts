@@ -8,7 +8,6 @@ import { publicRoutes } from '../gateway/public-routes.ts';
 import { createLogger, logFormatter } from '../logger.ts';
 import type { Logger } from '../logger.ts';
 import { selectFunctions } from '../server.ts';
-import { activate, createHttpServer } from './activator.ts';
 import { buildBundles } from './bundles.ts';
 import { IsolatedConfigError } from './config.ts';
 import { containerEnv, loadManifestScript, localRedis } from './container-env.ts';
@@ -18,7 +17,7 @@ import { leaseTransport } from './delivery.ts';
 import { createInstance } from './instance.ts';
 import type { Instance } from './instance.ts';
 import { startPublicGateway } from './public-gateway.ts';
-import { closeServer, listen } from './listen.ts';
+import { startActivatorPort } from './passthrough.ts';
 import { localBrokerQueue, startLocalBroker } from '../local-broker/index.ts';
 import type { LocalBroker } from '../local-broker/index.ts';
 
@@ -90,8 +89,8 @@ export async function startIsolated(
 
   const activators = await Promise.all(
     [...instances.values()].map(async (instance) => {
-      const server = createHttpServer(activate(instance), config.requestTimeoutMs, log);
-      return { name: instance.name, instance, server, address: `127.0.0.1:${await listen(server, 0, '127.0.0.1')}` };
+      const port = await startActivatorPort(instance, config.requestTimeoutMs, log);
+      return { name: instance.name, instance, port, address: port.address };
     }),
   );
   const addresses = new Map(activators.map(({ name, address }) => [name, address]));
@@ -139,7 +138,7 @@ export async function startIsolated(
       await Promise.all([...instances.values()].map((instance) => instance.close()));
       // Undelivered events stay in the queue for the next start.
       await broker?.close();
-      await Promise.all([gatewayStopped, ...activators.map(({ server }) => closeServer(server))]);
+      await Promise.all([gatewayStopped, ...activators.map(({ port }) => port.close())]);
       await bridge?.close();
       log.info('stopped', { forced: false });
       return { forced: false };

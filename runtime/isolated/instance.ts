@@ -16,6 +16,13 @@ export interface Instance {
   readonly name: string;
   /** Resolves with a running process, starting one if there is none (rejects with ColdStartError). */
   acquire(): Promise<Lease>;
+  /** A lease on the process when it is running now; undefined while at zero, starting or stopping. */
+  leaseIfRunning(): Lease | undefined;
+  /**
+   * Calls `listener` synchronously whenever the running process is about to be stopped (idle, or
+   * the runner's shutdown), before it is signalled; the returned function unsubscribes.
+   */
+  onStopping(listener: () => void): () => void;
   /** Stops the process if any and refuses further requests: the gateway's shutdown. */
   close(): Promise<void>;
 }
@@ -50,6 +57,7 @@ type State =
 export function createInstance({ name, start, idleMs, stopGraceMs, log }: InstanceOptions): Instance {
   let state: State = { kind: 'idle' };
   let closed = false;
+  const stoppingListeners = new Set<() => void>();
 
   const beginStart = (): Promise<Running> => {
     const began = performance.now();
@@ -79,6 +87,7 @@ export function createInstance({ name, start, idleMs, stopGraceMs, log }: Instan
   };
 
   const scaleToZero = (running: Running): Promise<void> => {
+    for (const listener of [...stoppingListeners]) listener();
     const stopped = running.process.stop(stopGraceMs).then(() => {
       running.agent.destroy();
       state = { kind: 'idle' };
@@ -145,5 +154,12 @@ export function createInstance({ name, start, idleMs, stopGraceMs, log }: Instan
     }
   };
 
-  return { name, acquire, close };
+  const leaseIfRunning = (): Lease | undefined => (!closed && state.kind === 'running' ? lease(state.running, undefined) : undefined);
+
+  const onStopping = (listener: () => void): (() => void) => {
+    stoppingListeners.add(listener);
+    return () => stoppingListeners.delete(listener);
+  };
+
+  return { name, acquire, leaseIfRunning, onStopping, close };
 }
