@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Logger } from '../logger.ts';
 import { containerNodeFlags } from '../node-flags.ts';
 import { freePort } from './free-port.ts';
-import { relayLines } from './relay-lines.ts';
+import { batchWrites, relayLines } from './relay-lines.ts';
 
 export interface FunctionProcess {
   readonly pid: number;
@@ -33,6 +33,9 @@ export class ColdStartError extends Error {
 
 const probeIntervalMs = 15;
 
+/** Every function process's lines, a write per turn of the event loop rather than per chunk read. */
+const relayToStdout = batchWrites((lines) => process.stdout.write(lines));
+
 /**
  * Starts one function from its bundle, as its container would, and resolves once it answers its
  * liveness probe. Liveness rather than readiness: readiness is 503 while the database is away, and
@@ -50,7 +53,7 @@ export async function spawnFunction({ name, bundle, env, startTimeoutMs, log }: 
   child.once('error', (error) => log.error('function process failed to spawn', { function: name, error }));
   // The child's lines are JSON logs already (with its service and revision), passed on whole;
   // stderr is not, so it is wrapped to keep the gateway's stdout one JSON object per line.
-  relayLines(child.stdout, (lines) => process.stdout.write(lines));
+  relayLines(child.stdout, relayToStdout);
   createInterface({ input: child.stderr }).on('line', (line) => log.warn('function stderr', { function: name, line }));
 
   const pid = child.pid;

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { batchLines, relayLines } from './relay-lines.ts';
+import { batchLines, batchWrites, relayLines } from './relay-lines.ts';
 
 function relayed() {
   const input = new PassThrough();
@@ -58,5 +58,30 @@ describe('batchLines', () => {
     line('three');
     await flushed();
     expect(writes).toEqual(['one\ntwo\n', 'three\n']);
+  });
+});
+
+describe('batchWrites', () => {
+  it("writes the lines of every child that arrived in one turn together, each child's in order", async () => {
+    const writes: string[] = [];
+    const write = batchWrites((chunk) => writes.push(chunk.toString('utf8')));
+    const first = new PassThrough();
+    const second = new PassThrough();
+    relayLines(first, write);
+    relayLines(second, write);
+    first.write('a1\n');
+    second.write('b1\nb2\n');
+    first.write('a2\n');
+    await flushed();
+    expect(writes).toEqual(['a1\nb1\nb2\na2\n']);
+  });
+
+  it('keeps each write within 4096 bytes of whole lines', async () => {
+    const writes: string[] = [];
+    const write = batchWrites((chunk) => writes.push(chunk.toString('utf8')));
+    const line = `${'x'.repeat(999)}\n`;
+    for (let index = 0; index < 5; index++) write(Buffer.from(line));
+    await flushed();
+    expect(writes.map((each) => each.length)).toEqual([4000, 1000]);
   });
 });

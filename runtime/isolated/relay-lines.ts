@@ -48,6 +48,23 @@ export function batchLines(write: (chunk: Buffer) => void): (line: string) => vo
   };
 }
 
+/**
+ * Gathers the whole lines handed to it in one turn of the event loop (by `relayLines`, from every
+ * function's process) into as few writes as `writeWhole` allows: under load each child's output
+ * arrives a few lines at a time, and every write to a pipe cost the runner a system call.
+ */
+export function batchWrites(write: (chunk: Buffer) => void): (lines: Buffer) => void {
+  let pending: Buffer[] = [];
+  const flush = () => {
+    const chunks = pending;
+    pending = [];
+    writeWhole(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), write);
+  };
+  return (lines) => {
+    if (pending.push(lines) === 1) setImmediate(flush);
+  };
+}
+
 /** `lines` (ending with a newline, or empty) in writes of whole lines of at most `atomicBytes` where possible. */
 function writeWhole(lines: Buffer, write: (chunk: Buffer) => void): void {
   let start = 0;
