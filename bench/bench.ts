@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildBenchBundles } from './bundles.ts';
-import { measureColdStarts } from './cold-start.ts';
+import { measureColdStarts, settledTries, settleMs } from './cold-start.ts';
 import { evaluateGoals } from './goals.ts';
 import { coldStartLabels, loadScenarioLabels, pipelineShapeLabels } from './labels.ts';
 import type { LoadScenarioId, PipelineShapeId } from './labels.ts';
@@ -80,7 +80,9 @@ try {
 
 let coldStart: BenchReport['coldStart'] = null;
 if (plan.coldStart) {
-  say(`cold starts: ${Object.values(coldStartLabels).join(', ')}; ${plan.coldStartTries} tries each, without NODE_EXTRA_CA_CERTS (${elapsed()})`);
+  say(
+    `cold starts: ${Object.values(coldStartLabels).join(', ')}; ${plan.coldStartTries} tries each, without NODE_EXTRA_CA_CERTS, then ${settledTries(plan.coldStartTries)} of ${settleMs / 1000} s idle for the settled RSS (${elapsed()})`,
+  );
   coldStart = await measureColdStarts(runtimes, bundles, plan.coldStartTries);
 }
 

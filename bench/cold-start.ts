@@ -12,9 +12,23 @@ import { median } from './stats.ts';
 export interface ColdStart {
   /** Spawn to first 200 on the probed path, median of the tries. */
   firstOkMs: number;
-  /** VmRSS after that first request, median of the tries. */
+  /** VmRSS 0.3 s after that first request, median of the tries: start-up's garbage still resident. */
   idleRssMib: number;
+  /** VmRSS once the process has sat idle for `settleMs` after its first request, median of the tries. */
+  settledRssMib: number;
 }
+
+/**
+ * How long a process sits idle before its settled RSS is read. V8's memory reducer first looks 8 s
+ * after the last full GC and, when the process allocates little, collects with the young
+ * generation shrunk back to its initial size, then again at most twice, half a second apart; the
+ * pages start-up's garbage grew are returned then (seen here: 69 -> 58 MiB for pingpong on
+ * Node 20, between the 8 s and 10 s readings). An idle pod sits at this figure until it scales to zero.
+ */
+export const settleMs = 15_000;
+
+/** Memory settles the same way every time: three tries give a median without 15 s each of five. */
+export const settledTries = (tries: number) => Math.min(tries, 3);
 
 interface Probe {
   start(runtime: Runtime, bundles: BenchBundles, database: TestDatabase): Promise<BenchProcess & { startedInMs: number }>;
@@ -29,14 +43,34 @@ const coldStartProbes: Record<ColdStartProbeId, Probe> = {
   pingpong: { start: (runtime, bundles, database) => startPingpong({ runtime, bundles, database }, '/pingpong') },
 };
 
+const rssMib = async (server: BenchProcess) => ((await residentKib(server.child.pid ?? 0)) ?? Number.NaN) / 1024;
+
 /** Spawn to first 200, then RSS once the first request's garbage had a moment to settle. */
 async function probeOnce(start: () => Promise<BenchProcess & { startedInMs: number }>): Promise<{ ms: number; rssMib: number }> {
   const server = await start();
   try {
     await new Promise((resolve) => setTimeout(resolve, 300));
-    return { ms: server.startedInMs, rssMib: ((await residentKib(server.child.pid ?? 0)) ?? Number.NaN) / 1024 };
+    return { ms: server.startedInMs, rssMib: await rssMib(server) };
   } finally {
     await server.stop();
+  }
+}
+
+/**
+ * Every probe on every runtime started one after another and left idle together, read `settleMs`
+ * after the last one answered: a try costs one wait, not one per probe. They start after the
+ * timed tries, so no idle process's GC lands in a timed start.
+ */
+async function settledOnce(
+  starts: { key: string; start: () => Promise<BenchProcess> }[],
+): Promise<Map<string, number>> {
+  const servers: { key: string; server: BenchProcess }[] = [];
+  try {
+    for (const { key, start } of starts) servers.push({ key, server: await start() });
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    return new Map(await Promise.all(servers.map(async ({ key, server }) => [key, await rssMib(server)] as const)));
+  } finally {
+    await Promise.all(servers.map(({ server }) => server.stop()));
   }
 }
 
@@ -51,25 +85,32 @@ export async function measureColdStarts(
 ): Promise<Record<ColdStartProbeId, Record<Runtime['id'], ColdStart>>> {
   const database = await freshDatabase();
   const ids = Object.keys(coldStartLabels) as ColdStartProbeId[];
-  const samples = new Map<string, { ms: number[]; rss: number[] }>();
+  const samples = new Map<string, { ms: number[]; rss: number[]; settled: number[] }>();
+  const sampleOf = (key: string) => {
+    const sample = samples.get(key) ?? { ms: [], rss: [], settled: [] };
+    samples.set(key, sample);
+    return sample;
+  };
+  const probes = ids.flatMap((id) =>
+    runtimes.map((runtime) => ({ key: `${id} ${runtime.id}`, start: () => coldStartProbes[id].start(runtime, bundles, database) })),
+  );
   try {
     for (let i = 0; i < tries; i += 1) {
-      for (const id of ids) {
-        for (const runtime of runtimes) {
-          const { ms, rssMib } = await probeOnce(() => coldStartProbes[id].start(runtime, bundles, database));
-          const sample = samples.get(`${id} ${runtime.id}`) ?? { ms: [], rss: [] };
-          sample.ms.push(ms);
-          sample.rss.push(rssMib);
-          samples.set(`${id} ${runtime.id}`, sample);
-        }
+      for (const { key, start } of probes) {
+        const { ms, rssMib } = await probeOnce(start);
+        sampleOf(key).ms.push(ms);
+        sampleOf(key).rss.push(rssMib);
       }
+    }
+    for (let i = 0; i < settledTries(tries); i += 1) {
+      for (const [key, settled] of await settledOnce(probes)) sampleOf(key).settled.push(settled);
     }
   } finally {
     await database.drop();
   }
   const result = (id: ColdStartProbeId, runtime: Runtime): ColdStart => {
-    const sample = samples.get(`${id} ${runtime.id}`);
-    return { firstOkMs: median(sample?.ms ?? []), idleRssMib: median(sample?.rss ?? []) };
+    const sample = sampleOf(`${id} ${runtime.id}`);
+    return { firstOkMs: median(sample.ms), idleRssMib: median(sample.rss), settledRssMib: median(sample.settled) };
   };
   return Object.fromEntries(
     ids.map((id) => [id, Object.fromEntries(runtimes.map((runtime) => [runtime.id, result(id, runtime)]))]),

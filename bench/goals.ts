@@ -1,3 +1,4 @@
+import { settleMs } from './cold-start.ts';
 import { kilo, multiple, percent } from './format.ts';
 import type { BenchReport, Goal, GoalResult, RuntimeId } from './report-data.ts';
 
@@ -57,17 +58,27 @@ export function evaluateGoals(report: Measured): Goal[] {
         goal: 'cold start to first committed pong <= 1.5x bare',
         results: perRuntime(report, (id) => atMost(pingpong[id].firstOkMs, bare[id].firstOkMs, 1.5, 'ms', 0)),
       },
+      // Issue 14 read RSS right after the first request; both readings are kept, as neither alone
+      // says what a pod costs: one includes start-up's garbage, the other is where it sits idle.
       {
-        goal: 'idle RSS <= 1.3x bare',
+        goal: 'RSS 0.3 s after the first answer <= 1.3x bare',
         results: perRuntime(report, (id) => atMost(pingpong[id].idleRssMib, bare[id].idleRssMib, 1.3, 'MiB', 1)),
+      },
+      {
+        goal: `idle RSS, settled ${settleMs / 1000} s after the first answer, <= 1.3x bare`,
+        results: perRuntime(report, (id) => atMost(pingpong[id].settledRssMib, bare[id].settledRssMib, 1.3, 'MiB', 1)),
       },
       {
         goal: 'cold start <= faas-js-runtime hello',
         results: perRuntime(report, (id) => atMost(pingpong[id].firstOkMs, peerHello[id].firstOkMs, 1, 'ms', 0)),
       },
       {
-        goal: 'idle RSS <= faas-js-runtime hello',
+        goal: 'RSS 0.3 s after the first answer <= faas-js-runtime hello',
         results: perRuntime(report, (id) => atMost(pingpong[id].idleRssMib, peerHello[id].idleRssMib, 1, 'MiB', 1)),
+      },
+      {
+        goal: `idle RSS, settled ${settleMs / 1000} s after the first answer, <= faas-js-runtime hello`,
+        results: perRuntime(report, (id) => atMost(pingpong[id].settledRssMib, peerHello[id].settledRssMib, 1, 'MiB', 1)),
       },
     );
   }

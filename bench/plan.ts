@@ -32,8 +32,9 @@ function enabled(env: NodeJS.ProcessEnv, name: string): boolean {
 }
 
 /**
- * The default plan takes about 10 minutes on 2 CPUs: 6 load scenarios on 2 runtimes, 3 runs of
- * 8 s each, plus cold starts, the message pipeline in two shapes and the scale-out curve.
+ * The default plan takes about 11 minutes on 2 CPUs: 6 load scenarios on 2 runtimes, 3 runs of
+ * 8 s each, plus cold starts (and 45 s of idling for the settled RSS), the message pipeline in two
+ * shapes and the scale-out curve.
  */
 export function readPlan(env: NodeJS.ProcessEnv = process.env): Plan {
   const quick = env['BENCH_QUICK'] === '1' || env['BENCH_QUICK'] === 'true';

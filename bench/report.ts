@@ -1,3 +1,4 @@
+import { settledTries, settleMs } from './cold-start.ts';
 import { kilo, markdownTable, percent } from './format.ts';
 import { coldStartLabels, loadScenarioLabels, pipelineShapeLabels } from './labels.ts';
 import type { BenchReport, PerRuntime, RuntimeId } from './report-data.ts';
@@ -42,12 +43,13 @@ function cost(report: BenchReport): string {
 
 function coldStarts(report: BenchReport): string | undefined {
   if (!report.coldStart) return undefined;
+  const tries = report.plan.coldStartTries;
   return byRuntime(
     report,
-    `cold start (spawn to first 200), RSS after it; median of ${report.plan.coldStartTries}`,
+    `cold start (spawn to first 200), median of ${tries}; RSS 0.3 s, then ${settleMs / 1000} s after it (median of ${settledTries(tries)})`,
     coldStartLabels,
     report.coldStart,
-    (result) => `${result.firstOkMs.toFixed(0)} ms, ${result.idleRssMib.toFixed(1)} MiB`,
+    (result) => `${result.firstOkMs.toFixed(0)} ms; ${result.idleRssMib.toFixed(1)}, ${result.settledRssMib.toFixed(1)} MiB`,
   );
 }
 
