@@ -37,15 +37,7 @@ export function relayLines(input: Readable, write: (chunk: Buffer) => void): voi
  * arrives a line at a time: a write per request otherwise), in pieces as `relayLines` writes them.
  */
 export function batchLines(write: (chunk: Buffer) => void): (line: string) => void {
-  let pending: string[] = [];
-  const flush = () => {
-    const lines = pending;
-    pending = [];
-    writeWhole(Buffer.from(`${lines.join('\n')}\n`), write);
-  };
-  return (line) => {
-    if (pending.push(line) === 1) setImmediate(flush);
-  };
+  return perTurn((lines: string[]) => writeWhole(Buffer.from(`${lines.join('\n')}\n`), write));
 }
 
 /**
@@ -54,14 +46,19 @@ export function batchLines(write: (chunk: Buffer) => void): (line: string) => vo
  * arrives a few lines at a time, and every write to a pipe cost the runner a system call.
  */
 export function batchWrites(write: (chunk: Buffer) => void): (lines: Buffer) => void {
-  let pending: Buffer[] = [];
-  const flush = () => {
-    const chunks = pending;
+  return perTurn((chunks: Buffer[]) => writeWhole(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), write));
+}
+
+/** Hands `flush` everything given in one turn of the event loop, together, once that turn is over. */
+function perTurn<T>(flush: (items: T[]) => void): (item: T) => void {
+  let pending: T[] = [];
+  const flushPending = () => {
+    const items = pending;
     pending = [];
-    writeWhole(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), write);
+    flush(items);
   };
-  return (lines) => {
-    if (pending.push(lines) === 1) setImmediate(flush);
+  return (item) => {
+    if (pending.push(item) === 1) setImmediate(flushPending);
   };
 }
 
