@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { clientAddress, clientKey, isAddressOrRange, trustedProxies } from './client-address.ts';
 
@@ -35,6 +36,12 @@ describe('trustedProxies', () => {
     expect(() => trustedProxies(['10.0.0.0/33'])).toThrow('"10.0.0.0/33" is not an IP address or CIDR range');
     for (const entry of ['fd00::/129', 'localhost', '10.0.0.0/8/8', '10.0.0/8', '']) expect(isAddressOrRange(entry)).toBe(false);
     for (const entry of ['0.0.0.0/0', '::/0', '2001:db8::/32', '10.1.2.3/32']) expect(isAddressOrRange(entry)).toBe(true);
+  });
+
+  it("tells an address from anything else as node:net's isIP does", () => {
+    const candidates = ['127.0.0.1', '::1', '::', '::ffff:10.0.0.1', 'FE80::1%eth0', '2001:db8:0:0:0:0:0:1', '1::2::3', '2001:db8::g',
+      '01.2.3.4', '1.2.3.04', '256.1.1.1', '1.2.3', ' 10.0.0.1', '10.0.0.1 ', '::1]', '[::1]', '1.2.3.4:80', '', 'localhost'];
+    for (const candidate of candidates) expect([candidate, isAddressOrRange(candidate)]).toEqual([candidate, isIP(candidate) !== 0]);
   });
 });
 
