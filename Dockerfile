@@ -27,14 +27,20 @@ ENV NODE_ENV=production \
     PORT=8080 \
     HOST=0.0.0.0 \
     MIGRATIONS_DIR=/app/migrations \
-    DATA_DIR=/tmp/knfn
+    DATA_DIR=/tmp/knfn \
+    NODE_COMPILE_CACHE=/app/compile-cache
 WORKDIR /app
 COPY --from=pglite /out/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY migrations ./migrations
 # A fixed numeric uid, so Kubernetes can verify runAsNonRoot; the files stay root-owned and
 # read-only for it. Nothing writes outside /tmp (PGlite's DATA_DIR when no DATABASE_URL is set).
-RUN groupadd --system --gid 10001 knfn && useradd --system --uid 10001 --gid knfn --no-create-home knfn
+RUN groupadd --system --gid 10001 knfn && useradd --system --uid 10001 --gid knfn --no-create-home knfn \
+  && mkdir compile-cache && chown 10001:10001 compile-cache
 USER 10001:10001
+# V8's compiled code for every chunk, read by each cold start instead of compiling again (about
+# 10 ms of pingpong's first pong). Node keys the cache by uid and Node flags: hence as this user
+# and with the Services' flags. In a pod the root filesystem is read-only, so it stays as built.
+RUN node --expose-gc dist/warm-compile-cache.js
 EXPOSE 8080
 CMD ["node", "--expose-gc", "dist/main.js"]

@@ -41,7 +41,7 @@ try {
 if (!wrkInstalled()) refuse(`needs wrk (${wrkBinary}): apt-get install wrk`);
 const runtimes = ensureRuntimes();
 say(`building the production bundles (${runtimes.map((runtime) => runtime.label).join(', ')})`);
-const bundles = await buildBenchBundles();
+const bundles = await buildBenchBundles(runtimes);
 const machine = await describeMachine();
 
 function perRuntime<T>(measure: (runtime: Runtime) => T): PerRuntime<T> {

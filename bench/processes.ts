@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,8 @@ export interface StartOptions {
   portVariable?: string;
   cwd?: string;
   timeoutMs?: number;
+  /** The image's compile cache (NODE_COMPILE_CACHE), warmed as the image warms it; see spawnBenchProcess. */
+  compileCache?: string;
 }
 
 const keptOutputChars = 16_384;
@@ -59,16 +61,30 @@ export function baseEnv(dataDir: string): Record<string, string> {
  * `<node> <args>` with the image's environment plus `env`, a DATA_DIR of its own (removed when it
  * exits: the event journal and the embedded database are one process's each, and a journal left
  * by an earlier run would replay its events into this run's database) and its output drained.
- * `stop` sends SIGTERM, and SIGKILL after `killAfterMs` when given.
+ * With `compileCache`, the process gets a copy of it in its DATA_DIR as NODE_COMPILE_CACHE: every
+ * pod starts from the image's cache and cannot change it (the root filesystem is read-only), so
+ * what one process adds on exit must not speed up the next. `stop` sends SIGTERM, and SIGKILL
+ * after `killAfterMs` when given. `spawnedAt` is when the process was spawned, after the copy.
  */
 export function spawnBenchProcess(
   node: string,
   args: string[],
   env: Record<string, string>,
-  { cwd = projectRoot, dataDirPrefix = 'knfn-bench-', killAfterMs }: { cwd?: string; dataDirPrefix?: string; killAfterMs?: number } = {},
+  {
+    cwd = projectRoot,
+    dataDirPrefix = 'knfn-bench-',
+    killAfterMs,
+    compileCache,
+  }: { cwd?: string; dataDirPrefix?: string; killAfterMs?: number; compileCache?: string | undefined } = {},
 ) {
   const dataDir = mkdtempSync(join(tmpdir(), dataDirPrefix));
-  const child = spawn(node, args, { cwd, env: { ...baseEnv(dataDir), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const cacheEnv: Record<string, string> = {};
+  if (compileCache !== undefined) {
+    cacheEnv['NODE_COMPILE_CACHE'] = join(dataDir, 'compile-cache');
+    cpSync(compileCache, cacheEnv['NODE_COMPILE_CACHE'], { recursive: true });
+  }
+  const spawnedAt = performance.now();
+  const child = spawn(node, args, { cwd, env: { ...baseEnv(dataDir), ...cacheEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = drainKeepingTail([child.stdout, child.stderr]);
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
@@ -82,18 +98,17 @@ export function spawnBenchProcess(
     await exited;
     clearTimeout(forced);
   };
-  return { child, output, exited, stop };
+  return { child, output, exited, stop, spawnedAt };
 }
 
 /** Starts `<node> <args>` on a free port and resolves once GET `readyPath` answers 200. */
 export async function startProcess(
   args: string[],
   env: Record<string, string>,
-  { node, readyPath = '/health', portVariable = 'PORT', cwd = projectRoot, timeoutMs = 30_000 }: StartOptions,
+  { node, readyPath = '/health', portVariable = 'PORT', cwd = projectRoot, timeoutMs = 30_000, compileCache }: StartOptions,
 ): Promise<BenchProcess & { startedInMs: number }> {
   const port = await freePort();
-  const started = performance.now();
-  const { child, output, stop } = spawnBenchProcess(node, args, { [portVariable]: String(port), ...env }, { cwd });
+  const { child, output, stop, spawnedAt: started } = spawnBenchProcess(node, args, { [portVariable]: String(port), ...env }, { cwd, compileCache });
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}:\n${output()}`);

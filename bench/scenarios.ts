@@ -36,11 +36,15 @@ const databaseOf = ({ database }: StartContext) => {
   return database;
 };
 
-/** pingpong's production bundle with its container's command and environment, at the default log level. */
+/**
+ * pingpong's production bundle with its container's command and environment (the image's compile
+ * cache included), at the default log level.
+ */
 export const startPingpong = (context: StartContext, readyPath = '/health') =>
   startProcess([...containerNodeFlags, context.bundles.fn('pingpong')], containerEnv('pingpong', { databaseUrl: databaseOf(context).url, redisUrl }), {
     node: context.runtime.node,
     readyPath,
+    compileCache: context.bundles.compileCache,
   });
 
 /**

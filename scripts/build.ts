@@ -73,7 +73,7 @@ export interface BuildVariant {
   failEvery?: number;
 }
 
-/** Bundles dist/main.js (every function), dist/migrate.js and one bundle per function. */
+/** Bundles dist/main.js (every function), dist/migrate.js, dist/warm-compile-cache.js and one bundle per function. */
 export async function buildAll(names: readonly string[], outDir = join(root, 'dist'), variant: BuildVariant = {}): Promise<void> {
   rmSync(outDir, { recursive: true, force: true });
   const options: BuildOptions = {
@@ -83,7 +83,11 @@ export async function buildAll(names: readonly string[], outDir = join(root, 'di
   await Promise.all([
     build({
       ...options,
-      entryPoints: { main: join(root, 'runtime/main.ts'), migrate: join(root, 'runtime/migrate.ts') },
+      entryPoints: {
+        main: join(root, 'runtime/main.ts'),
+        migrate: join(root, 'runtime/migrate.ts'),
+        'warm-compile-cache': join(root, 'scripts/warm-compile-cache.ts'),
+      },
       outdir: outDir,
       // Every function, whichever ones `names` lists: dist/main.js is what `npm start` serves.
       plugins: [functionList(functionFolders(join(root, 'functions')))],
@@ -106,6 +110,6 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const { allFunctions } = await import('../functions/index.ts');
   const names = allFunctions.map((definition) => definition.name);
   await buildAll(names);
-  process.stdout.write(`built dist/main.js, dist/migrate.js and ${names.length} function bundles\n`);
+  process.stdout.write(`built dist/main.js, dist/migrate.js, dist/warm-compile-cache.js and ${names.length} function bundles\n`);
   process.exit(0);
 }

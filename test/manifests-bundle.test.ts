@@ -1,9 +1,11 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAll, functionBundle } from '../scripts/build.ts';
+import { bundleChunks } from '../scripts/warm-compile-cache.ts';
+import { containerNodeFlags } from '../runtime/node-flags.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -79,5 +81,27 @@ describe('the pingpong bundle', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+  });
+
+  it("has a compile-cache warm-up that loads every chunk, as the image's build runs it", () => {
+    const dist = join(outDir, 'dist');
+    const chunks = bundleChunks(dist);
+    // The function's own bundle and dist/main.js's (every function, `npm start` in the image).
+    expect(chunks.some((chunk) => chunk.startsWith(join(dist, 'functions', 'pingpong', 'chunks', 'chunk-')))).toBe(true);
+    expect(chunks.some((chunk) => chunk.startsWith(join(dist, 'chunks', 'chunk-')))).toBe(true);
+    expect(chunks.filter((chunk) => basename(chunk) === 'main.js' || basename(chunk) === 'migrate.js')).toEqual([]);
+    // As the image lays it out (node_modules holds PGlite only) and with only its environment: a
+    // chunk that needs anything else to load fails here.
+    mkdirSync(join(outDir, 'node_modules'));
+    symlinkSync(join(root, 'node_modules', '@electric-sql'), join(outDir, 'node_modules', '@electric-sql'));
+    const warmed = spawnSync(process.execPath, [...containerNodeFlags, 'dist/warm-compile-cache.js'], {
+      cwd: outDir,
+      env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', NODE_COMPILE_CACHE: join(outDir, 'compile-cache') },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(warmed.stderr).toBe('');
+    expect(warmed.status).toBe(0);
+    expect(warmed.stdout).toMatch(new RegExp(`^loaded ${chunks.length} chunks; `));
   });
 });

@@ -374,4 +374,16 @@ describe("Node's flags", () => {
     expect(scripts['start']).toBe(`exec node ${containerNodeFlags.join(' ')} --import tsx runtime/main.ts`);
     expect(containerNodeFlags).toContain('--expose-gc');
   });
+
+  it("warm the image's compile cache as the Services' user, since Node keys the cache by both", () => {
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(finalStage).toMatch(/^\s+NODE_COMPILE_CACHE=\/app\/compile-cache$/m);
+    const warm = /^RUN node (.*) dist\/warm-compile-cache\.js$/m.exec(finalStage);
+    expect(warm?.[1]?.split(' ')).toEqual([...containerNodeFlags]);
+    const user = /^USER (\d+):(\d+)$/m.exec(finalStage);
+    expect(user?.index).toBeLessThan(warm?.index ?? 0);
+    const serviceUsers = new Set(functionServices.map((object) => onlyContainer(object).securityContext?.['runAsUser']));
+    expect([...serviceUsers]).toEqual([Number(user?.[1])]);
+  });
 });
