@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { allFunctions } from '../functions/index.ts';
-import { containerNodeFlags } from '../runtime/node-flags.ts';
 import { buildAll, bundleOptions, functionBundle } from '../scripts/build.ts';
 import { projectRoot } from './processes.ts';
 import type { Runtime } from './runtimes.ts';
@@ -53,12 +52,12 @@ export async function buildBenchBundles(runtimes: readonly Runtime[]): Promise<B
 }
 
 /**
- * Runs dist/warm-compile-cache.js as the Dockerfile does: with the Services' Node flags, since
- * Node keys its cache by them (and by uid, the bench's own for both). Node 20 writes nothing.
+ * Runs dist/warm-compile-cache.js as the Dockerfile does: with a plain `node`, as the Services run,
+ * since Node keys its cache by flags (and by uid, the bench's own for both). Node 20 writes nothing.
  */
 function warmCompileCache(runtime: Runtime, dist: string, compileCache: string): void {
   const env = { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', NODE_COMPILE_CACHE: compileCache };
-  const warmed = spawnSync(runtime.node, [...containerNodeFlags, join(dist, 'warm-compile-cache.js')], { env, encoding: 'utf8' });
+  const warmed = spawnSync(runtime.node, [join(dist, 'warm-compile-cache.js')], { env, encoding: 'utf8' });
   if (warmed.status !== 0) throw new Error(`warming the compile cache on ${runtime.label} failed:\n${warmed.stdout}${warmed.stderr}`);
   if (runtime.id === 'image' && !warmed.stdout.includes('compiled code goes to')) {
     throw new Error(`the image's Node kept no compile cache, so the bench would not start as a pod does:\n${warmed.stdout}`);

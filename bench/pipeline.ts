@@ -1,4 +1,3 @@
-import { containerNodeFlags } from '../runtime/node-flags.ts';
 import type { BenchBundles } from './bundles.ts';
 import { freshDatabase } from './database.ts';
 import type { TestDatabase } from './database.ts';
@@ -51,7 +50,7 @@ type StartShape = (runtime: Runtime, bundles: BenchBundles, database: TestDataba
 
 const pipelineShapes: Record<PipelineShapeId, StartShape> = {
   oneProcess: (runtime, bundles, database) =>
-    startProcess([...containerNodeFlags, bundles.all], { DATABASE_URL: database.url, MIGRATE_ON_START: 'false' }, { node: runtime.node }),
+    startProcess([bundles.all], { DATABASE_URL: database.url, MIGRATE_ON_START: 'false' }, { node: runtime.node }),
   gateway: (runtime, _bundles, database) => startIsolated(runtime.node, { DATABASE_URL: database.url, MIGRATE_ON_START: 'false' }),
 };
 

@@ -1,5 +1,4 @@
 import type { BenchBundles } from './bundles.ts';
-import { containerNodeFlags } from '../runtime/node-flags.ts';
 import { containerEnv } from './container-env.ts';
 import { freshDatabase, readCounter } from './database.ts';
 import type { LoadScenarioId } from './labels.ts';
@@ -41,7 +40,7 @@ const databaseOf = ({ database }: StartContext) => {
  * cache included), at the default log level.
  */
 export const startPingpong = (context: StartContext, readyPath = '/health') =>
-  startProcess([...containerNodeFlags, context.bundles.fn('pingpong')], containerEnv('pingpong', { databaseUrl: databaseOf(context).url, redisUrl }), {
+  startProcess([context.bundles.fn('pingpong')], containerEnv('pingpong', { databaseUrl: databaseOf(context).url, redisUrl }), {
     node: context.runtime.node,
     readyPath,
     compileCache: context.bundles.compileCache,

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { compactWhenIdle } from './idle-compaction.ts';
+import { cachedDataVersionTag } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { compactWhenIdle, exposeGc, honoursLastResortFlavour } from './idle-compaction.ts';
 import { createLogger } from './logger.ts';
 import type { LogEntry } from './logger.ts';
 
@@ -59,7 +61,7 @@ describe('compactWhenIdle', () => {
     expect(calls).toEqual([]);
   });
 
-  it('without --expose-gc sets no timer at all', () => {
+  it('without a gc (V8 11, Node 20) sets no timer at all', () => {
     const compaction = compactWhenIdle({ log: silent, gc: undefined, quietMs: 1000 });
     compaction.arm();
     expect(vi.getTimerCount()).toBe(0);
@@ -79,5 +81,24 @@ describe('compactWhenIdle', () => {
         rssMib: { before: expect.any(Number), after: expect.any(Number) },
       }),
     ]);
+  });
+});
+
+describe('honoursLastResortFlavour', () => {
+  it("is V8 12 and later, Node 22's V8, not Node 20's", () => {
+    expect(honoursLastResortFlavour('11.3.244.8-node.33')).toBe(false);
+    expect(honoursLastResortFlavour('12.4.254.21-node.33')).toBe(true);
+    expect(honoursLastResortFlavour('13.6.233.10-node.28')).toBe(true);
+  });
+});
+
+describe('exposeGc', () => {
+  it("hands over V8's gc and leaves the flags as they were, so built-ins keep their code cache", () => {
+    const tag = cachedDataVersionTag();
+    const gc = exposeGc();
+    expect(cachedDataVersionTag()).toBe(tag);
+    expect(runInNewContext('typeof gc')).toBe('undefined');
+    expect(typeof gc).toBe('function');
+    expect(gc({ type: 'minor', execution: 'sync' })).toBeUndefined();
   });
 });

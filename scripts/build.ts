@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { functionFolders } from '../runtime/function-list.ts';
-import { containerNodeFlags } from '../runtime/node-flags.ts';
 
 /** Where a function's own bundle lands; its Knative Service runs `node <this>`. */
 export function functionBundle(name: string): string {
@@ -12,7 +11,7 @@ export function functionBundle(name: string): string {
 
 /** A function's container command. */
 export function functionCommand(name: string): string[] {
-  return ['node', ...containerNodeFlags, functionBundle(name)];
+  return ['node', functionBundle(name)];
 }
 
 const root = new URL('../', import.meta.url).pathname;

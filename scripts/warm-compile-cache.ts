@@ -22,7 +22,7 @@ export function bundleChunks(dist: string): string[] {
 
 /**
  * Built as dist/warm-compile-cache.js and run once in the image, with NODE_COMPILE_CACHE set, as
- * the user and with the Node flags the Services run with (Node keys its cache by both): it
+ * the user and with the Node flags (none) the Services run with (Node keys its cache by both): it
  * imports every chunk, so Node 22 writes V8's compiled code for each to the cache when it exits,
  * and a cold start reads that instead of compiling the chunks again. Node 20 has no compile cache;
  * there the imports only prove that every chunk loads.

@@ -5,7 +5,6 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAll, functionBundle } from '../scripts/build.ts';
 import { bundleChunks } from '../scripts/warm-compile-cache.ts';
-import { containerNodeFlags } from '../runtime/node-flags.ts';
 import { createTestDatabase, type TestDatabase } from './support/postgres.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -94,7 +93,7 @@ describe('the pingpong bundle', () => {
     // chunk that needs anything else to load fails here.
     mkdirSync(join(outDir, 'node_modules'));
     symlinkSync(join(root, 'node_modules', '@electric-sql'), join(outDir, 'node_modules', '@electric-sql'));
-    const warmed = spawnSync(process.execPath, [...containerNodeFlags, 'dist/warm-compile-cache.js'], {
+    const warmed = spawnSync(process.execPath, ['dist/warm-compile-cache.js'], {
       cwd: outDir,
       env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', NODE_COMPILE_CACHE: join(outDir, 'compile-cache') },
       encoding: 'utf8',

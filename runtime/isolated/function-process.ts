@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../logger.ts';
-import { containerNodeFlags } from '../node-flags.ts';
 import { freePort } from './free-port.ts';
 import { batchWrites, relayLines } from './relay-lines.ts';
 
@@ -43,7 +42,7 @@ const relayToStdout = batchWrites((lines) => process.stdout.write(lines));
  */
 export async function spawnFunction({ name, bundle, env, startTimeoutMs, log }: SpawnFunctionOptions): Promise<FunctionProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...containerNodeFlags, bundle], {
+  const child = spawn(process.execPath, [bundle], {
     env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
