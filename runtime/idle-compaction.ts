@@ -56,12 +56,10 @@ export function exposeGc(): NodeJS.GCFunction {
   }
 }
 
-/** Fetched when the compaction runs, not at start-up. */
-const lazyProcessGc = (() => {
-  let gc: NodeJS.GCFunction | undefined;
-  return ((options: Parameters<NodeJS.GCFunction>[0]) => (gc ??= exposeGc())(options)) as NodeJS.GCFunction;
-})();
-const processGc = honoursLastResortFlavour(process.versions.v8) ? lazyProcessGc : undefined;
+// Fetched when the compaction runs, not at start-up, and not kept: it would keep its context alive.
+const processGc = honoursLastResortFlavour(process.versions.v8)
+  ? (((options: Parameters<NodeJS.GCFunction>[0]) => exposeGc()(options)) as NodeJS.GCFunction)
+  : undefined;
 
 export function compactWhenIdle({ log, gc = processGc, quietMs = 5000 }: IdleCompactionOptions): IdleCompaction {
   let requests = 0;
