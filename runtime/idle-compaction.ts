@@ -4,7 +4,7 @@ import type { Logger } from './logger.ts';
 
 /**
  * Compacts the heap once, when start-up is over and the process first sits quiet. Start-up
- * (loading the bundle, then prom-client and the Redis client after the first answer) keeps most of
+ * (loading the bundle, then prom-client and the Redis client once a user is answered) keeps most of
  * what it allocates, so V8 grows its young generation to its 16 MiB maximum and keeps those pages.
  * V8's own memory reducer gives them back only after a full GC that found the old generation
  * grown by 10 MB, which a function's heap is near but may not reach: an idle pod was seen holding

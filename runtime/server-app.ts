@@ -67,6 +67,6 @@ export function createServerApp({ functions, readiness, ...services }: ServerApp
 const runtimeEndpoints = new Set(['/health', '/health/liveness', '/health/ready', '/health/readiness', '/metrics']);
 
 /** A request the root app answers itself: a GET (or HEAD) of one of its paths, read as its router reads them. */
-function isRuntimeEndpoint(request: Request): boolean {
+export function isRuntimeEndpoint(request: Request): boolean {
   return (request.method === 'GET' || request.method === 'HEAD') && runtimeEndpoints.has(getPath(request));
 }

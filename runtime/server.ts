@@ -14,8 +14,8 @@ import { createMetrics } from './metrics.ts';
 import { createReadiness } from './readiness.ts';
 import { createRequestStatsRecorder, postgresStatsWriter } from './request-stats.ts';
 import type { RequestStatsRecorder } from './request-stats.ts';
-import { createServerApp } from './server-app.ts';
-import { deferUntilFirstAnswer } from './deferred-start.ts';
+import { createServerApp, isRuntimeEndpoint } from './server-app.ts';
+import { deferUntilQuiet } from './deferred-start.ts';
 import { compactWhenIdle } from './idle-compaction.ts';
 import { createSharedState } from './shared-state.ts';
 import type { SharedState } from './shared-state.ts';
@@ -110,7 +110,7 @@ export async function startServer(config: Config, available: readonly FunctionDe
   // request waits for it rather than finding no sink (a save would answer 503 sink_unavailable).
   let settingUp: Promise<unknown> | undefined;
   const compaction = compactWhenIdle({ log });
-  const deferred = deferUntilFirstAnswer(() => {
+  const deferred = deferUntilQuiet(() => {
     void Promise.all([metrics.registry.load(), shared.start()]).finally(() => compaction.arm());
   });
   const server = await new Promise<Server>((resolve, reject) => {
@@ -119,7 +119,7 @@ export async function startServer(config: Config, available: readonly FunctionDe
     const fetch = (request: Request, env: object) => {
       compaction.request();
       const answered = settingUp === undefined ? answer(request, env) : settingUp.then(() => answer(request, env));
-      if (deferred.pending) deferred.answered(answered);
+      if (deferred.pending) deferred.answering(answered, isRuntimeEndpoint(request) ? 'probe' : 'user');
       return answered;
     };
     // Node checks these timeouts only every connectionsCheckingInterval (30 s by default), so a

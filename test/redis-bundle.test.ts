@@ -36,7 +36,8 @@ describe('the locations bundle with Redis', () => {
     rmSync(outDir, { recursive: true, force: true });
   });
 
-  it('connects, limits writes across Redis and invalidates through it', async () => {
+  /** The locations bundle as its container runs it, with Redis; resolves once it listens. */
+  async function startLocations(): Promise<{ url: string; output: () => string; exited: Promise<number | null>; terminate: () => void }> {
     let output = '';
     const child = spawn(process.execPath, [functionBundle('locations')], {
       cwd: outDir,
@@ -54,11 +55,17 @@ describe('the locations bundle with Redis', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     stop = () => child.kill('SIGTERM');
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     await waitForOutput(() => output, '"msg":"listening"', 20_000);
     const url = /"msg":"listening","url":"([^"]+)"/.exec(output)?.[1] ?? '';
-    await waitForOutput(() => output, '"msg":"redis connected"');
+    return { url, output: () => output, exited, terminate: stop };
+  }
+
+  it('connects, limits writes across Redis and invalidates through it', async () => {
+    const { url, output, exited, terminate } = await startLocations();
+    await waitForOutput(output, '"msg":"redis connected"');
 
     const write = (name: string) =>
       fetch(`${url}/api/locations`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name, timezone: 'UTC' }) });
@@ -66,10 +73,29 @@ describe('the locations bundle with Redis', () => {
     expect(statuses).toEqual([201, 201, 429]);
     expect(await look.get(`${keyPrefix}rl:locations:127.0.0.1`)).toBe('3');
     expect(await look.exists(`${keyPrefix}tag:location:a`, `${keyPrefix}tag:location:b`)).toBe(2);
-    expect(output).not.toContain('"level":"warn"');
+    expect(output()).not.toContain('"level":"warn"');
 
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
+    terminate();
+    expect(await exited).toBe(0);
+  });
+
+  // In the cluster the queue-proxy's readiness probes get a pod's first answers, and the requests
+  // that scaled it from zero follow at once: loading the Redis client then would hold them up.
+  it('loads the Redis client after a user request is answered, not after the readiness probes', async () => {
+    const { url, output, exited, terminate } = await startLocations();
+    for (let probe = 0; probe < 5; probe += 1) expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+    // Loading and connecting takes tens of ms; the runtime's own deadline for it is 1 s after listening.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(output()).not.toContain('"msg":"redis connected"');
+
+    expect((await fetch(`${url}/api/locations`)).status).toBe(200);
+    await waitForOutput(output, '"msg":"redis connected"');
+    const lines = output().split('\n');
+    const answered = lines.findIndex((line) => line.includes('"msg":"request"') && line.includes('"path":"/api/locations"'));
+    expect(answered).toBeGreaterThan(-1);
+    expect(lines.findIndex((line) => line.includes('"msg":"redis connected"'))).toBeGreaterThan(answered);
+
+    terminate();
     expect(await exited).toBe(0);
   });
 });
