@@ -69,6 +69,16 @@ describe('the Neon driver to a plain PostgreSQL', () => {
     });
   });
 
+  it("answers a probe that comes while start-up's connection is being made with that connection, not a second one", async () => {
+    const database = await openNeon(postgresConfig(adminUrl, undefined), log, ignoreQueries);
+    try {
+      await database.ping(1000);
+      expect(database.poolStats()).toEqual({ total: 1, idle: 1, waiting: 0 });
+    } finally {
+      await database.close();
+    }
+  });
+
   it('fails statements cleanly while the server is unreachable and recovers after', async () => {
     const { proxy, url } = await startDatabaseProxy(adminUrl);
     const database = await openNeon(postgresConfig(url, undefined), log, ignoreQueries);

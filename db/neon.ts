@@ -37,7 +37,7 @@ export async function openNeon(
   // Not awaited: start-up goes on while PostgreSQL forks a backend and authenticates, so a cold
   // start's first request finds a connection ready instead of paying for it. A failure here is
   // the first request's to report (or readiness's), not start-up's.
-  pool.connect().then(
+  const warming = pool.connect().then(
     (client) => client.release(),
     (error: unknown) => log.debug('warming a database connection failed', { error }),
   );
@@ -46,9 +46,11 @@ export async function openNeon(
   return {
     kind: 'postgres',
     db,
+    // A pod's first probe comes while that connection is still being made: it waits for it
+    // rather than making a second one (a backend, and with a password the SCRAM exchange, again).
     ping: async (timeoutMs) => {
       await withDeadline(
-        pool.query('select 1'),
+        warming.then(() => pool.query('select 1')),
         timeoutMs,
         () => new DatabaseUnavailableError(`database did not answer within ${timeoutMs} ms`),
       );
