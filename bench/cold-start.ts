@@ -1,6 +1,7 @@
 import type { BenchBundles } from './bundles.ts';
 import { freshDatabase } from './database.ts';
 import type { TestDatabase } from './database.ts';
+import { readinessPath } from './container-env.ts';
 import { coldStartLabels } from './labels.ts';
 import type { ColdStartProbeId } from './labels.ts';
 import { residentKib, startProcess } from './processes.ts';
@@ -10,7 +11,7 @@ import { startPeerHello, startPingpong } from './scenarios.ts';
 import { median } from './stats.ts';
 
 export interface ColdStart {
-  /** Spawn to first 200 on the probed path, median of the tries. */
+  /** Spawn to the answer of the first request after the readiness probe passed, median of the tries. */
   firstOkMs: number;
   /** VmRSS 0.3 s after that first request, median of the tries: start-up's garbage still resident. */
   idleRssMib: number;
@@ -34,13 +35,26 @@ interface Probe {
   start(runtime: Runtime, bundles: BenchBundles, database: TestDatabase): Promise<BenchProcess & { startedInMs: number }>;
 }
 
+/**
+ * Each server started as Knative starts a pod scaled from zero: the queue-proxy polls its readiness
+ * probe, and the activator lets the waiting request through once it passes. The time runs from the
+ * spawn to that request's answer: work a server does after its first probe answer but before the
+ * user's (the product loads its metrics and Redis clients late) shows here. The baselines have no
+ * probe of their own: their first request to `/` is their readiness. The peer answers the probe
+ * path `func` deploys it with.
+ */
 const coldStartProbes: Record<ColdStartProbeId, Probe> = {
-  bare: { start: (runtime, bundles) => startProcess([bundles.bare], {}, { node: runtime.node, readyPath: '/' }) },
-  honoHello: { start: (runtime, bundles) => startProcess([bundles.honoHello], {}, { node: runtime.node, readyPath: '/' }) },
-  peerHello: { start: (runtime, bundles) => startPeerHello({ runtime, bundles, database: undefined }) },
-  // As a scale-from-zero pod sees it: the first pong includes opening the pool and committing the
-  // first statement. The database is migrated beforehand, as the migration Job would.
-  pingpong: { start: (runtime, bundles, database) => startPingpong({ runtime, bundles, database }, '/pingpong') },
+  bare: { start: (runtime, bundles) => startProcess([bundles.bare], {}, { node: runtime.node, readyPath: '/', firstRequestPath: '/' }) },
+  honoHello: { start: (runtime, bundles) => startProcess([bundles.honoHello], {}, { node: runtime.node, readyPath: '/', firstRequestPath: '/' }) },
+  peerHello: {
+    start: (runtime, bundles) => startPeerHello({ runtime, bundles, database: undefined }, { readyPath: '/health/readiness', firstRequestPath: '/' }),
+  },
+  // The first pong includes committing the first statement. The database is migrated beforehand,
+  // as the migration Job would.
+  pingpong: {
+    start: (runtime, bundles, database) =>
+      startPingpong({ runtime, bundles, database }, { readyPath: readinessPath('pingpong'), firstRequestPath: '/pingpong' }),
+  },
 };
 
 const rssMib = async (server: BenchProcess) => ((await residentKib(server.child.pid ?? 0)) ?? Number.NaN) / 1024;

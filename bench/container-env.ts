@@ -10,7 +10,19 @@ interface EnvVar {
 }
 
 interface KnativeService {
-  spec?: { template?: { spec?: { containers?: { env?: EnvVar[] }[] } } };
+  spec?: { template?: { spec?: { containers?: { env?: EnvVar[]; readinessProbe?: { httpGet?: { path?: string } } }[] } } };
+}
+
+const container = (name: string) => {
+  const service = parse(readFileSync(join(projectRoot, 'knative', 'functions', `${name}.yaml`), 'utf8')) as KnativeService;
+  return service.spec?.template?.spec?.containers?.[0];
+};
+
+/** The path a function's committed Knative Service names for its readiness probe, which the queue-proxy polls. */
+export function readinessPath(name: string): string {
+  const path = container(name)?.readinessProbe?.httpGet?.path;
+  if (path === undefined) throw new Error(`knative/functions/${name}.yaml names no readinessProbe.httpGet.path`);
+  return path;
 }
 
 export interface LocalServices {
@@ -26,8 +38,7 @@ export interface LocalServices {
  * database URL have no use here (the local Redis has no password).
  */
 export function containerEnv(name: string, local: LocalServices): Record<string, string> {
-  const service = parse(readFileSync(join(projectRoot, 'knative', 'functions', `${name}.yaml`), 'utf8')) as KnativeService;
-  const variables = service.spec?.template?.spec?.containers?.[0]?.env;
+  const variables = container(name)?.env;
   if (variables === undefined) throw new Error(`knative/functions/${name}.yaml names no container env`);
   const env: Record<string, string> = {};
   for (const variable of variables) {

@@ -17,7 +17,7 @@ export const coldStartLabels = {
   bare: 'bare node:http hello',
   honoHello: 'Hono hello (same server stack)',
   peerHello: 'faas-js-runtime 4.0.1 hello',
-  pingpong: 'pingpong bundle, to its first committed pong',
+  pingpong: 'pingpong bundle: its readiness probe, then its first committed pong',
 } as const;
 
 export type ColdStartProbeId = keyof typeof coldStartLabels;

@@ -19,8 +19,13 @@ export interface BenchProcess {
 export interface StartOptions {
   /** The Node binary: one of the bench's runtimes. */
   node: string;
-  /** Answers 200 once the process is ready; for the product's first pong, `/pingpong`. */
+  /** Polled until it answers 200, as the queue-proxy polls a container's readiness probe. */
   readyPath?: string;
+  /**
+   * Requested once the process is ready, as the activator lets through the request that scaled a
+   * function from zero: `startedInMs` then runs to its answer, which must be a 200.
+   */
+  firstRequestPath?: string;
   /** Where the process reads its port (the peer's runtime reads FUNC_PORT). */
   portVariable?: string;
   cwd?: string;
@@ -28,6 +33,9 @@ export interface StartOptions {
   /** The image's compile cache (NODE_COMPILE_CACHE), warmed as the image warms it; see spawnBenchProcess. */
   compileCache?: string;
 }
+
+/** How a start is probed: the readiness path, then the first request let through. */
+export type ProbePaths = Pick<StartOptions, 'readyPath' | 'firstRequestPath'>;
 
 const keptOutputChars = 16_384;
 
@@ -101,11 +109,15 @@ export function spawnBenchProcess(
   return { child, output, exited, stop, spawnedAt };
 }
 
-/** Starts `<node> <args>` on a free port and resolves once GET `readyPath` answers 200. */
+/**
+ * Starts `<node> <args>` on a free port and resolves once GET `readyPath` answers 200 (polled every
+ * 5 ms: the queue-proxy polls every 50, which would blur every figure by up to 50 ms), and then
+ * GET `firstRequestPath`, when given, answered.
+ */
 export async function startProcess(
   args: string[],
   env: Record<string, string>,
-  { node, readyPath = '/health', portVariable = 'PORT', cwd = projectRoot, timeoutMs = 30_000, compileCache }: StartOptions,
+  { node, readyPath = '/health', firstRequestPath, portVariable = 'PORT', cwd = projectRoot, timeoutMs = 30_000, compileCache }: StartOptions,
 ): Promise<BenchProcess & { startedInMs: number }> {
   const port = await freePort();
   const { child, output, stop, spawnedAt: started } = spawnBenchProcess(node, args, { [portVariable]: String(port), ...env }, { cwd, compileCache });
@@ -120,9 +132,22 @@ export async function startProcess(
       (response) => response.arrayBuffer().then(() => response.status),
       () => 0,
     );
-    if (status === 200) return { child, url, output, stop, startedInMs: performance.now() - started };
+    if (status === 200) {
+      if (firstRequestPath !== undefined) await requestOk(`${url}${firstRequestPath}`, stop, output);
+      return { child, url, output, stop, startedInMs: performance.now() - started };
+    }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+async function requestOk(url: string, stop: () => Promise<void>, output: () => string): Promise<void> {
+  const answer = await fetch(url).then(
+    async (response) => ({ status: response.status, body: await response.text() }),
+    (error: unknown) => ({ status: 0, body: String(error) }),
+  );
+  if (answer.status === 200) return;
+  await stop();
+  throw new Error(`GET ${url} answered ${answer.status || 'nothing'} after the readiness probe passed: ${answer.body}\n${output()}`);
 }
 
 /** Resident set size of a running process in KiB, from /proc (Linux only). */

@@ -46,7 +46,7 @@ function coldStarts(report: BenchReport): string | undefined {
   const tries = report.plan.coldStartTries;
   return byRuntime(
     report,
-    `cold start (spawn to first 200), median of ${tries}; RSS 0.3 s, then ${settleMs / 1000} s after it (median of ${settledTries(tries)})`,
+    `cold start (spawn to the first answer after the readiness probe passed), median of ${tries}; RSS 0.3 s, then ${settleMs / 1000} s after it (median of ${settledTries(tries)})`,
     coldStartLabels,
     report.coldStart,
     (result) => `${result.firstOkMs.toFixed(0)} ms; ${result.idleRssMib.toFixed(1)}, ${result.settledRssMib.toFixed(1)} MiB`,

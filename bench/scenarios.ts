@@ -5,7 +5,7 @@ import type { LoadScenarioId } from './labels.ts';
 import type { TestDatabase } from './database.ts';
 import type { Plan } from './plan.ts';
 import { cpuMicros, startProcess } from './processes.ts';
-import type { BenchProcess } from './processes.ts';
+import type { BenchProcess, ProbePaths } from './processes.ts';
 import { peerCli, peerDir, peerHello } from './runtimes.ts';
 import type { Runtime } from './runtimes.ts';
 import { median } from './stats.ts';
@@ -39,10 +39,10 @@ const databaseOf = ({ database }: StartContext) => {
  * pingpong's production bundle with its container's command and environment (the image's compile
  * cache included), at the default log level.
  */
-export const startPingpong = (context: StartContext, readyPath = '/health') =>
+export const startPingpong = (context: StartContext, paths: ProbePaths = {}) =>
   startProcess([context.bundles.fn('pingpong')], containerEnv('pingpong', { databaseUrl: databaseOf(context).url, redisUrl }), {
     node: context.runtime.node,
-    readyPath,
+    ...paths,
     compileCache: context.bundles.compileCache,
   });
 
@@ -51,8 +51,8 @@ export const startPingpong = (context: StartContext, readyPath = '/health') =>
  * `start` script of `func create -l node`'s template sets (info: it logs each request, as the
  * product's access log does).
  */
-export const startPeerHello = ({ runtime }: StartContext) =>
-  startProcess([peerCli, peerHello], { FUNC_LOG_LEVEL: 'info' }, { node: runtime.node, readyPath: '/', portVariable: 'FUNC_PORT', cwd: peerDir });
+export const startPeerHello = ({ runtime }: StartContext, paths: ProbePaths = { readyPath: '/' }) =>
+  startProcess([peerCli, peerHello], { FUNC_LOG_LEVEL: 'info' }, { node: runtime.node, ...paths, portVariable: 'FUNC_PORT', cwd: peerDir });
 
 export const loadScenarios: Record<LoadScenarioId, LoadScenario> = {
   bare: {
